@@ -7,7 +7,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-k8s_version="$(awk '/^require k8s.io\/kubernetes /{print $3}' "$root/hack/k8s/go.mod")"
+k8s_version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2} $2 == "k8s.io/kubernetes" && $3 ~ /^v/ {print $3}' "$root/hack/k8s/go.mod" | head -1)"
+[[ -n "$k8s_version" ]] || { echo "cannot read the k8s.io/kubernetes version from hack/k8s/go.mod" >&2; exit 1; }
 out="$root/bin/k8s/${k8s_version#v}"
 mkdir -p "$out"
 

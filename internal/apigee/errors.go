@@ -47,7 +47,14 @@ type Error struct {
 	Message    string
 	// RetryAfter is the server's requested wait for ClassRateLimited, or 0.
 	RetryAfter time.Duration
+	// Reason is a finer, dialect-independent cause when one is known (see
+	// the Reason constants), or "".
+	Reason string
 }
+
+// ReasonProductNotAssociated: RemoveProduct named a product that is not on
+// the key (X answers 400, Edge 500; both are ClassInvalid here).
+const ReasonProductNotAssociated = "ProductNotAssociated"
 
 func (e *Error) Error() string {
 	what := string(e.Class)
@@ -73,6 +80,12 @@ func ClassOf(err error) Class {
 func IsNotFound(err error, r Resource) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Class == ClassNotFound && e.Resource == r
+}
+
+// IsProductNotAssociated reports whether err says the product was not on the key.
+func IsProductNotAssociated(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Reason == ReasonProductNotAssociated
 }
 
 // Retryable reports whether retrying later may succeed.

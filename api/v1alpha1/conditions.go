@@ -1,0 +1,75 @@
+package v1alpha1
+
+// Condition types used by every kind.
+const (
+	// ConditionReady is True when Apigee matches the spec (keys) or the
+	// connection authenticated (connections).
+	ConditionReady = "Ready"
+	// ConditionSynced is True when the last reconcile attempt succeeded.
+	ConditionSynced = "Synced"
+)
+
+// Condition reasons. Each one names a situation a person can act on; the
+// README lists what to do about each.
+const (
+	// ReasonConverged: Apigee matches the spec.
+	ReasonConverged = "Converged"
+	// ReasonProgressing: changes are being made or a rotation is under way.
+	ReasonProgressing = "Progressing"
+	// ReasonReconcileSucceeded: the last attempt made every call it needed.
+	ReasonReconcileSucceeded = "ReconcileSucceeded"
+	// ReasonReconcileFailed: the last attempt failed; see the message.
+	ReasonReconcileFailed = "ReconcileFailed"
+	// ReasonPaused: the paused annotation is set; nothing is reconciled.
+	ReasonPaused = "Paused"
+	// ReasonDrifted: ObserveOnly and Apigee differs from the spec.
+	ReasonDrifted = "Drifted"
+	// ReasonDeleting: the object is being deleted.
+	ReasonDeleting = "Deleting"
+
+	// ReasonSecretNotFound: a referenced Secret does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonInvalidCredentials: the credentials Secret lacks a field, or a
+	// value is empty, too long or has characters Apigee rejects.
+	ReasonInvalidCredentials = "InvalidCredentials"
+	// ReasonKeyConflict: the consumer key belongs to another app, has
+	// another secret there, or is claimed by an older DeveloperAppKey.
+	ReasonKeyConflict = "KeyConflict"
+	// ReasonDeveloperNotFound: the developer does not exist in Apigee.
+	ReasonDeveloperNotFound = "DeveloperNotFound"
+	// ReasonAppNotFound: the app does not exist under the developer.
+	ReasonAppNotFound = "AppNotFound"
+	// ReasonProductNotFound: an API product does not exist in Apigee.
+	ReasonProductNotFound = "ProductNotFound"
+	// ReasonInvalidRequest: Apigee rejected a request as invalid.
+	ReasonInvalidRequest = "InvalidRequest"
+
+	// ReasonConnectionNotFound: the referenced connection does not exist.
+	ReasonConnectionNotFound = "ConnectionNotFound"
+	// ReasonConnectionNotReady: the connection exists but is not Ready.
+	ReasonConnectionNotReady = "ConnectionNotReady"
+	// ReasonConnectionNotAllowed: a ClusterApigeeConnection does not allow
+	// this namespace.
+	ReasonConnectionNotAllowed = "ConnectionNotAllowed"
+
+	// ReasonAuthenticated: the connection's probe call succeeded.
+	ReasonAuthenticated = "Authenticated"
+	// ReasonUnauthorized: Apigee rejected the connection's credentials.
+	ReasonUnauthorized = "Unauthorized"
+	// ReasonForbidden: the credentials lack permission on the organization.
+	ReasonForbidden = "Forbidden"
+	// ReasonUnreachable: Apigee could not be reached or answered 5xx.
+	ReasonUnreachable = "Unreachable"
+	// ReasonRateLimited: Apigee answered 429; the operator backs off.
+	ReasonRateLimited = "RateLimited"
+	// ReasonInvalidSpec: the spec cannot be used as written.
+	ReasonInvalidSpec = "InvalidSpec"
+)
+
+const (
+	// PausedAnnotation set to "true" stops all reconciling of the object.
+	PausedAnnotation = "apigee.keyoperator.io/paused"
+	// Finalizer guards the Apigee key of a DeveloperAppKey until the
+	// deletion policy has been carried out.
+	Finalizer = "apigee.keyoperator.io/finalizer"
+)

@@ -1,0 +1,107 @@
+package v1alpha1
+
+import "time"
+
+// Defaults that depend on more than one field, so the CRD cannot set them.
+const (
+	DefaultEndpointX    = "https://apigee.googleapis.com"
+	DefaultEndpointEdge = "https://api.enterprise.apigee.com"
+
+	// Defaults below the platform quotas (6,000 and 10,000 calls a minute
+	// per organization), which the operator shares with people and pipelines.
+	DefaultRequestsPerMinuteX    = 4800
+	DefaultRequestsPerMinuteEdge = 8000
+	DefaultBurst                 = 20
+
+	DefaultConsumerKeyField    = "consumerKey"
+	DefaultConsumerSecretField = "consumerSecret"
+	DefaultServiceAccountKey   = "key.json"
+	DefaultBearerTokenKey      = "token"
+	DefaultGracePeriod         = 24 * time.Hour
+)
+
+// EffectivePlatform is the platform, X when unset.
+func (s *ApigeeConnectionSpec) EffectivePlatform() Platform {
+	if s.Platform == "" {
+		return PlatformX
+	}
+	return s.Platform
+}
+
+// EffectiveEndpoint is the endpoint, or the platform's public one.
+func (s *ApigeeConnectionSpec) EffectiveEndpoint() string {
+	switch {
+	case s.Endpoint != "":
+		return s.Endpoint
+	case s.EffectivePlatform() == PlatformEdge:
+		return DefaultEndpointEdge
+	default:
+		return DefaultEndpointX
+	}
+}
+
+// EffectiveRateLimit is the rate limit, or the platform's default.
+func (s *ApigeeConnectionSpec) EffectiveRateLimit() (requestsPerMinute, burst int) {
+	requestsPerMinute, burst = DefaultRequestsPerMinuteX, DefaultBurst
+	if s.EffectivePlatform() == PlatformEdge {
+		requestsPerMinute = DefaultRequestsPerMinuteEdge
+	}
+	if s.RateLimit != nil {
+		requestsPerMinute = int(s.RateLimit.RequestsPerMinute)
+		if s.RateLimit.Burst > 0 {
+			burst = int(s.RateLimit.Burst)
+		}
+	}
+	return requestsPerMinute, burst
+}
+
+// KeyField is the Secret data key of the consumer key.
+func (c *CredentialsSource) KeyField() string {
+	return orDefault(c.ConsumerKeyField, DefaultConsumerKeyField)
+}
+
+// SecretField is the Secret data key of the consumer secret.
+func (c *CredentialsSource) SecretField() string {
+	return orDefault(c.ConsumerSecretField, DefaultConsumerSecretField)
+}
+
+// EffectiveGracePeriod is how long a rotated-out key keeps working.
+func (r *RotationPolicy) EffectiveGracePeriod() time.Duration {
+	if r.GracePeriod.Duration == 0 {
+		return DefaultGracePeriod
+	}
+	return r.GracePeriod.Duration
+}
+
+// ConnectionKind is the referenced kind, ApigeeConnection when unset.
+func (r *ConnectionReference) ConnectionKind() string {
+	return orDefault(r.Kind, "ApigeeConnection")
+}
+
+// WantedProductStatus is a product's wanted approval, Approved when unset.
+func (p *APIProductRef) WantedProductStatus() ApprovalStatus {
+	if p.Status == "" {
+		return Approved
+	}
+	return p.Status
+}
+
+// WantedKeyStatus is the key's wanted approval, Approved when unset.
+func (s *DeveloperAppKeySpec) WantedKeyStatus() ApprovalStatus {
+	if s.Status == "" {
+		return Approved
+	}
+	return s.Status
+}
+
+// Paused reports whether the paused annotation stops reconciling.
+func Paused(annotations map[string]string) bool {
+	return annotations[PausedAnnotation] == "true"
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

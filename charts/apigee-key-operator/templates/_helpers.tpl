@@ -1,0 +1,128 @@
+{{/* Chart name, truncated to the 63 characters of a DNS label. */}}
+{{- define "apigee-key-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release-chart, or the release name when it already holds the chart name. */}}
+{{- define "apigee-key-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* chart-version, for the helm.sh/chart label. */}}
+{{- define "apigee-key-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every resource. */}}
+{{- define "apigee-key-operator.labels" -}}
+helm.sh/chart: {{ include "apigee-key-operator.chart" . }}
+{{ include "apigee-key-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: apigee-key-operator
+{{- end }}
+
+{{/* Labels that select the operator pods; never change them (selectors are immutable). */}}
+{{- define "apigee-key-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "apigee-key-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end }}
+
+{{/* The ServiceAccount the operator runs as. */}}
+{{- define "apigee-key-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "apigee-key-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The operator image: repository@digest, or repository:tag (tag defaults to appVersion). */}}
+{{- define "apigee-key-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the operator must elect a leader: asked for, or more than one replica. */}}
+{{- define "apigee-key-operator.leaderElect" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- end }}
+
+{{/* Namespace of the leader election lease. */}}
+{{- define "apigee-key-operator.leaseNamespace" -}}
+{{- default .Release.Namespace .Values.leaderElection.namespace }}
+{{- end }}
+
+{{/*
+The operator's arguments, from values. The flags are defined in
+cmd/apigee-key-operator/flags.go.
+*/}}
+{{- define "apigee-key-operator.args" -}}
+{{- if .Values.metrics.enabled }}
+- --metrics-bind-address=:{{ .Values.metrics.port }}
+- --metrics-secure={{ .Values.metrics.secure }}
+{{- else }}
+- --metrics-bind-address=0
+{{- end }}
+- --health-probe-bind-address=:{{ .Values.health.port }}
+{{- if include "apigee-key-operator.leaderElect" . }}
+- --leader-elect
+{{- if .Values.leaderElection.namespace }}
+- --leader-election-namespace={{ .Values.leaderElection.namespace }}
+{{- end }}
+{{- end }}
+- --resync-interval={{ .Values.resyncInterval }}
+{{- with .Values.watchNamespaces }}
+- --watch-namespaces={{ join "," . }}
+{{- end }}
+- -v={{ .Values.logLevel }}
+- --log-format={{ .Values.logFormat }}
+{{- with .Values.extraArgs }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Namespaced resources whose permissions go into a Role per watched namespace
+when watchNamespaces is set. Everything else in the generated rules
+(namespaces, clusterapigeeconnections, events for cluster-scoped objects)
+stays in the ClusterRole, so a new marker never silently loses a permission.
+*/}}
+{{- define "apigee-key-operator.namespacedResources" -}}
+secrets developerappkeys apigeeconnections
+{{- end }}
+
+{{/*
+The generated manager rules, filtered to the namespaced resources
+(namespaced=true) or the rest (namespaced=false). Takes a dict with
+"rules" (list) and "namespaced" (bool). Prints a YAML list.
+*/}}
+{{- define "apigee-key-operator.selectRules" -}}
+{{- $namespacedResources := splitList " " (include "apigee-key-operator.namespacedResources" .) }}
+{{- $out := list }}
+{{- range $rule := .rules }}
+{{- $resources := list }}
+{{- range $r := $rule.resources }}
+{{- if eq (has (first (splitList "/" $r)) $namespacedResources) $.namespaced }}
+{{- $resources = append $resources $r }}
+{{- end }}
+{{- end }}
+{{- if $resources }}
+{{- $out = append $out (dict "apiGroups" $rule.apiGroups "resources" $resources "verbs" $rule.verbs) }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"go.uber.org/zap/zapcore"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+// options are the operator's command-line settings.
+type options struct {
+	metricsAddr     string
+	metricsSecure   bool
+	probeAddr       string
+	leaderElect     bool
+	leaderElectNS   string
+	resyncInterval  time.Duration
+	watchNamespaces string
+	verbosity       int
+	logFormat       string
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
+	var o options
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", `Address of the metrics endpoint; "0" disables it.`)
+	fs.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica reconciles; needed with more than one replica.")
+	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election lease; defaults to the pod's namespace.")
+	fs.DurationVar(&o.resyncInterval, "resync-interval", 10*time.Minute, "How often a converged key is re-read from Apigee to correct drift.")
+	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for DeveloperAppKeys and ApigeeConnections; empty watches all.")
+	fs.IntVar(&o.verbosity, "v", 0, "Log verbosity: 0 info, 1 debug, higher for more detail. Key and secret values are never logged.")
+	fs.StringVar(&o.logFormat, "log-format", "json", "Log format: json or console.")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	return o, o.validate()
+}
+
+func (o options) validate() error {
+	if o.resyncInterval < time.Second {
+		return fmt.Errorf("--resync-interval must be at least 1s, got %s", o.resyncInterval)
+	}
+	if o.verbosity < 0 {
+		return fmt.Errorf("-v must not be negative, got %d", o.verbosity)
+	}
+	if o.logFormat != "json" && o.logFormat != "console" {
+		return fmt.Errorf(`--log-format must be "json" or "console", got %q`, o.logFormat)
+	}
+	return nil
+}
+
+// namespaces returns the watched namespaces, or nil for all.
+func (o options) namespaces() []string {
+	var out []string
+	for _, ns := range strings.Split(o.watchNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// newLogger builds a structured zap logger; -v N enables logr V(N) lines.
+func newLogger(o options) logr.Logger {
+	encoder := zap.JSONEncoder()
+	if o.logFormat == "console" {
+		encoder = zap.ConsoleEncoder()
+	}
+	return zap.New(encoder, zap.Level(zapcore.Level(-o.verbosity)))
+}

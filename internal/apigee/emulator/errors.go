@@ -1,0 +1,121 @@
+package emulator
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// apiError is a failure the emulator answers with, independent of dialect.
+// x.go and edge.go render it in their own body formats. Messages never
+// contain a consumer key or secret.
+type apiError struct {
+	status     int    // HTTP status in both dialects unless edgeStatus is set
+	edgeStatus int    // Edge's status when it differs from X's (0: same)
+	code       string // Edge "code"; also the X violation type for 409
+	message    string
+	subject    string // X PreconditionFailure subject (409 only)
+	retryAfter int    // seconds for a Retry-After header, 0: none
+}
+
+func (e *apiError) statusFor(d Dialect) int {
+	if d == Edge && e.edgeStatus != 0 {
+		return e.edgeStatus
+	}
+	return e.status
+}
+
+// The cases of the error table in docs/apigee-api.md. Edge codes not given
+// there are plausible guesses (docs/emulator.md lists them).
+
+func errOrgNotFound(org string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: "organizations.OrganizationDoesNotExist",
+		message: fmt.Sprintf("Organization %s does not exist", org)}
+}
+
+func errDeveloperNotFound(dev, org string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: "developer.service.DeveloperIdDoesNotExist",
+		message: fmt.Sprintf("DeveloperId %s does not exist in organization %s", dev, org)}
+}
+
+func errAppNotFound(app, dev string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: "developer.service.AppDoesNotExist",
+		message: fmt.Sprintf("App named %s does not exist under %s", app, dev)}
+}
+
+func errKeyNotInApp() *apiError {
+	return &apiError{status: http.StatusNotFound, code: "keymanagement.service.InvalidClientIdForGivenApp",
+		message: "Invalid consumer key for Given App"}
+}
+
+// errDuplicateKey: the subject names the app, not the key, so the key never
+// ends up in an error body (the real subject is not documented).
+func errDuplicateKey(subject string) *apiError {
+	return &apiError{status: http.StatusConflict, code: "keymanagement.service.ConsumerKeyAlreadyExists",
+		message: "ConsumerKey already exists", subject: subject}
+}
+
+func errProductNotFound(product string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "keymanagement.service.apiproduct_doesnot_exist",
+		message: fmt.Sprintf("API Product [%s] does not exist", product)}
+}
+
+// errProductNotOnKey: X answers 400, Edge 500 with the same message.
+func errProductNotOnKey() *apiError {
+	return &apiError{status: http.StatusBadRequest, edgeStatus: http.StatusInternalServerError,
+		code:    "keymanagement.service.ApiProductNotAssociatedWithConsumerKey",
+		message: "APIProduct is not associated with consumer key"}
+}
+
+func errInvalid(code, message string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: code, message: message}
+}
+
+func errAlreadyExists(code, message string) *apiError {
+	return &apiError{status: http.StatusConflict, code: code, message: message}
+}
+
+func errUnauthorized() *apiError {
+	return &apiError{status: http.StatusUnauthorized, code: "security.Unauthorized",
+		message: "Request had invalid authentication credentials"}
+}
+
+func errQuota(retryAfter int) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, code: "quota.QuotaExceeded",
+		message: "Quota exceeded for management API requests per minute", retryAfter: retryAfter}
+}
+
+func errRoute(status int) *apiError {
+	return &apiError{status: status, code: "emulator.UnknownRequest", message: http.StatusText(status)}
+}
+
+// errFault is what an injected fault answers with.
+func errFault(status, retryAfter int) *apiError {
+	return &apiError{status: status, code: "emulator.InjectedFault", message: http.StatusText(status), retryAfter: retryAfter}
+}
+
+// googleStatus maps an HTTP status to the canonical google.rpc code name.
+func googleStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "INVALID_ARGUMENT"
+	case http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
+	case http.StatusForbidden:
+		return "PERMISSION_DENIED"
+	case http.StatusNotFound:
+		return "NOT_FOUND"
+	case http.StatusConflict:
+		return "ABORTED"
+	case http.StatusTooManyRequests:
+		return "RESOURCE_EXHAUSTED"
+	case http.StatusNotImplemented, http.StatusMethodNotAllowed:
+		return "UNIMPLEMENTED"
+	case http.StatusServiceUnavailable, http.StatusBadGateway:
+		return "UNAVAILABLE"
+	case http.StatusGatewayTimeout:
+		return "DEADLINE_EXCEEDED"
+	case http.StatusInternalServerError:
+		return "INTERNAL"
+	}
+	return "UNKNOWN"
+}

@@ -1,0 +1,386 @@
+package emulator
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+)
+
+// store is the state of the one organization. It is not safe for concurrent
+// use: the Emulator's mutex guards every call.
+type store struct {
+	org        string
+	developers map[string]*developer // by developer id
+	emails     map[string]string     // lower-cased email -> developer id
+	products   map[string]*product
+	keys       map[string]*app // consumer key -> owning app: keys are unique per org
+}
+
+type developer struct {
+	id, email, firstName, lastName, userName string
+	createdAt, modifiedAt                    time.Time
+	apps                                     []*app // in creation order
+}
+
+type product struct {
+	name     string
+	approval string // "auto" or "manual"
+}
+
+type app struct {
+	name, id, developerID string
+	developerEmail        string
+	createdAt, modifiedAt time.Time
+	creds                 []*apigee.Credential // in creation order
+}
+
+// appSnapshot is a copy of an app, safe to render outside the lock.
+type appSnapshot struct {
+	apigee.App
+	DeveloperEmail string
+	LastModifiedAt time.Time
+}
+
+// developerSnapshot is a copy of a developer, safe to render outside the lock.
+type developerSnapshot struct {
+	ID, Email, FirstName, LastName, UserName string
+	Apps                                     []string
+	CreatedAt, LastModifiedAt                time.Time
+}
+
+func newStore(org string) *store {
+	return &store{
+		org:        org,
+		developers: map[string]*developer{},
+		emails:     map[string]string{},
+		products:   map[string]*product{},
+		keys:       map[string]*app{},
+	}
+}
+
+// keyRef is a parsed key path: developer (email or id), app, consumer key.
+type keyRef struct{ developer, app, key string }
+
+// --- lookups -----------------------------------------------------------------
+
+// developer finds a developer by id, then by email (emails are
+// case-insensitive in Apigee).
+func (s *store) developer(ref string) (*developer, *apiError) {
+	if d, ok := s.developers[ref]; ok {
+		return d, nil
+	}
+	if id, ok := s.emails[strings.ToLower(ref)]; ok {
+		return s.developers[id], nil
+	}
+	return nil, errDeveloperNotFound(ref, s.org)
+}
+
+func (s *store) app(devRef, name string) (*app, *apiError) {
+	d, err := s.developer(devRef)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range d.apps {
+		if a.name == name {
+			return a, nil
+		}
+	}
+	return nil, errAppNotFound(name, devRef)
+}
+
+// key finds a key of an app; a key of another app is "not in this app".
+func (s *store) key(ref keyRef) (*app, *apigee.Credential, *apiError) {
+	a, err := s.app(ref.developer, ref.app)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range a.creds {
+		if c.ConsumerKey == ref.key {
+			return a, c, nil
+		}
+	}
+	return nil, nil, errKeyNotInApp()
+}
+
+// --- creation ----------------------------------------------------------------
+
+func (s *store) createDeveloper(email, first, last, user, id string, now time.Time) (*developer, *apiError) {
+	if email == "" {
+		return nil, errInvalid("developer.service.InvalidEmail", "Developer email is required")
+	}
+	if _, ok := s.emails[strings.ToLower(email)]; ok {
+		return nil, errAlreadyExists("developer.service.DeveloperAlreadyExists",
+			fmt.Sprintf("Developer with email %s already exists", email))
+	}
+	d := &developer{id: id, email: email, firstName: first, lastName: last, userName: user, createdAt: now, modifiedAt: now}
+	s.developers[id] = d
+	s.emails[strings.ToLower(email)] = id
+	return d, nil
+}
+
+func (s *store) createProduct(name, approval string) *apiError {
+	if name == "" {
+		return errInvalid("keymanagement.service.InvalidAPIProductName", "API Product name is required")
+	}
+	switch approval {
+	case "":
+		approval = "auto"
+	case "auto", "manual":
+	default:
+		return errInvalid("keymanagement.service.InvalidApprovalType", "approvalType must be auto or manual")
+	}
+	if _, ok := s.products[name]; ok {
+		return errAlreadyExists("keymanagement.service.APIProductAlreadyExists",
+			fmt.Sprintf("API Product [%s] already exists", name))
+	}
+	s.products[name] = &product{name: name, approval: approval}
+	return nil
+}
+
+// createApp creates the app and, as Apigee does, one generated key carrying
+// the given products.
+func (s *store) createApp(devRef, name, id string, products []string, key, secret string, now time.Time) (*app, *apiError) {
+	d, err := s.developer(devRef)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, errInvalid("developer.service.InvalidAppName", "App name is required")
+	}
+	for _, a := range d.apps {
+		if a.name == name {
+			return nil, errAlreadyExists("developer.service.AppAlreadyExists",
+				fmt.Sprintf("App named %s already exists under %s", name, devRef))
+		}
+	}
+	if err := s.checkProducts(products); err != nil {
+		return nil, err
+	}
+	if _, taken := s.keys[key]; taken {
+		return nil, errDuplicateKey(fmt.Sprintf("organizations/%s/developers/%s/apps/%s", s.org, devRef, name))
+	}
+	a := &app{name: name, id: id, developerID: d.id, developerEmail: d.email, createdAt: now, modifiedAt: now}
+	d.apps = append(d.apps, a)
+	d.modifiedAt = now
+	c := s.addKey(a, key, secret, now, 0)
+	s.addProducts(c, products)
+	return a, nil
+}
+
+// createKey imports a key. The key starts approved with no products,
+// whatever the request said (documented Apigee behaviour).
+func (s *store) createKey(devRef, appName, key, secret string, expiresIn int64, now time.Time) (*apigee.Credential, *apiError) {
+	a, err := s.app(devRef, appName)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateSecretValue("consumer key", "keymanagement.service.InvalidConsumerKey", key); err != nil {
+		return nil, err
+	}
+	if err := validateSecretValue("consumer secret", "keymanagement.service.InvalidConsumerSecret", secret); err != nil {
+		return nil, err
+	}
+	if expiresIn < -1 {
+		return nil, errInvalid("keymanagement.service.InvalidExpiresIn", "expiresInSeconds must be -1 or positive")
+	}
+	if _, taken := s.keys[key]; taken {
+		return nil, errDuplicateKey(fmt.Sprintf("organizations/%s/developers/%s/apps/%s", s.org, devRef, appName))
+	}
+	return s.addKey(a, key, secret, now, expiresIn), nil
+}
+
+func (s *store) addKey(a *app, key, secret string, now time.Time, expiresIn int64) *apigee.Credential {
+	c := &apigee.Credential{ConsumerKey: key, ConsumerSecret: secret, Status: apigee.StatusApproved, IssuedAt: now}
+	if expiresIn > 0 {
+		c.ExpiresAt = now.Add(time.Duration(expiresIn) * time.Second)
+	}
+	a.creds = append(a.creds, c)
+	a.modifiedAt = now
+	s.keys[key] = a
+	return c
+}
+
+// --- key updates -------------------------------------------------------------
+
+// keyUpdate is the body of POST K (UpdateDeveloperAppKey). A nil slice
+// pointer means the field was absent from the request.
+type keyUpdate struct {
+	products   []string
+	attributes *[]apigee.Attribute
+	scopes     *[]string
+}
+
+// updateKey appends products (duplicates ignored), replaces attributes and
+// scopes when present. Unknown products fail the whole call, changing nothing.
+func (s *store) updateKey(ref keyRef, u keyUpdate, now time.Time) (*apigee.Credential, *apiError) {
+	a, c, err := s.key(ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkProducts(u.products); err != nil {
+		return nil, err
+	}
+	s.addProducts(c, u.products)
+	if u.attributes != nil {
+		c.Attributes = slices.Clone(*u.attributes)
+	}
+	if u.scopes != nil {
+		c.Scopes = slices.Clone(*u.scopes)
+	}
+	a.modifiedAt = now
+	return c, nil
+}
+
+// replaceKey is PUT K: scopes are replaced wholesale (absent means none, as
+// the API reference says PUT replaces them), attributes only when present.
+// apiProducts are ignored: whether PUT appends them is unconfirmed upstream
+// and clients must never rely on it.
+func (s *store) replaceKey(ref keyRef, u keyUpdate, now time.Time) (*apigee.Credential, *apiError) {
+	a, c, err := s.key(ref)
+	if err != nil {
+		return nil, err
+	}
+	c.Scopes = nil
+	if u.scopes != nil {
+		c.Scopes = slices.Clone(*u.scopes)
+	}
+	if u.attributes != nil {
+		c.Attributes = slices.Clone(*u.attributes)
+	}
+	a.modifiedAt = now
+	return c, nil
+}
+
+func (s *store) checkProducts(names []string) *apiError {
+	for _, n := range names {
+		if _, ok := s.products[n]; !ok {
+			return errProductNotFound(n)
+		}
+	}
+	return nil
+}
+
+// addProducts associates products the key does not have yet: manual
+// approval products enter pending, auto ones approved.
+func (s *store) addProducts(c *apigee.Credential, names []string) {
+	for _, n := range names {
+		if slices.ContainsFunc(c.Products, func(p apigee.ProductStatus) bool { return p.Name == n }) {
+			continue
+		}
+		status := apigee.StatusApproved
+		if s.products[n].approval == "manual" {
+			status = apigee.StatusPending
+		}
+		c.Products = append(c.Products, apigee.ProductStatus{Name: n, Status: status})
+	}
+}
+
+func (s *store) removeKeyProduct(ref keyRef, name string, now time.Time) (*apigee.Credential, *apiError) {
+	a, c, err := s.key(ref)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(c.Products, func(p apigee.ProductStatus) bool { return p.Name == name })
+	if i < 0 {
+		return nil, errProductNotOnKey()
+	}
+	c.Products = slices.Delete(c.Products, i, i+1)
+	a.modifiedAt = now
+	return c, nil
+}
+
+func (s *store) setKeyStatus(ref keyRef, action apigee.Action, now time.Time) (*apigee.Credential, *apiError) {
+	a, c, err := s.key(ref)
+	if err != nil {
+		return nil, err
+	}
+	c.Status = statusOf(action)
+	a.modifiedAt = now
+	return c, nil
+}
+
+func (s *store) setKeyProductStatus(ref keyRef, name string, action apigee.Action, now time.Time) *apiError {
+	a, c, err := s.key(ref)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(c.Products, func(p apigee.ProductStatus) bool { return p.Name == name })
+	if i < 0 {
+		return errProductNotOnKey()
+	}
+	c.Products[i].Status = statusOf(action)
+	a.modifiedAt = now
+	return nil
+}
+
+func (s *store) deleteKey(ref keyRef, now time.Time) (*apigee.Credential, *apiError) {
+	a, c, err := s.key(ref)
+	if err != nil {
+		return nil, err
+	}
+	a.creds = slices.DeleteFunc(a.creds, func(x *apigee.Credential) bool { return x == c })
+	delete(s.keys, c.ConsumerKey)
+	a.modifiedAt = now
+	return c, nil
+}
+
+func statusOf(a apigee.Action) string {
+	if a == apigee.ActionRevoke {
+		return apigee.StatusRevoked
+	}
+	return apigee.StatusApproved
+}
+
+// --- validation --------------------------------------------------------------
+
+var keyChars = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// maxKeyBytes is the documented 2 KB limit for keys and secrets.
+const maxKeyBytes = 2048
+
+// validateSecretValue checks a consumer key or secret. The messages name the
+// field, never the value.
+func validateSecretValue(field, code, v string) *apiError {
+	if len(v) > maxKeyBytes {
+		return errInvalid(code, fmt.Sprintf("Invalid %s: longer than %d bytes", field, maxKeyBytes))
+	}
+	if !keyChars.MatchString(v) {
+		return errInvalid(code, fmt.Sprintf("Invalid %s: only letters, digits, _ and - are allowed", field))
+	}
+	return nil
+}
+
+// --- copies ------------------------------------------------------------------
+
+func cloneCredential(c *apigee.Credential) apigee.Credential {
+	out := *c
+	out.Products = slices.Clone(c.Products)
+	out.Attributes = slices.Clone(c.Attributes)
+	out.Scopes = slices.Clone(c.Scopes)
+	return out
+}
+
+func (a *app) snapshot() appSnapshot {
+	s := appSnapshot{
+		App:            apigee.App{Name: a.name, AppID: a.id, DeveloperID: a.developerID, CreatedAt: a.createdAt},
+		DeveloperEmail: a.developerEmail,
+		LastModifiedAt: a.modifiedAt,
+	}
+	for _, c := range a.creds {
+		s.Credentials = append(s.Credentials, cloneCredential(c))
+	}
+	return s
+}
+
+func (d *developer) snapshot() developerSnapshot {
+	s := developerSnapshot{ID: d.id, Email: d.email, FirstName: d.firstName, LastName: d.lastName,
+		UserName: d.userName, CreatedAt: d.createdAt, LastModifiedAt: d.modifiedAt}
+	for _, a := range d.apps {
+		s.Apps = append(s.Apps, a.name)
+	}
+	return s
+}
