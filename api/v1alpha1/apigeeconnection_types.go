@@ -176,10 +176,6 @@ type ConnectionStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
-
-	// LastProbeTime is when the connection was last probed.
-	// +optional
-	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
 }
 
 // ApigeeConnection tells DeveloperAppKeys in its namespace how to reach an

@@ -41,7 +41,7 @@ const (
 // consumer key or secret; implementations redact server messages.
 type Error struct {
 	Class      Class
-	Resource   Resource // set for ClassNotFound, when known
+	Resource   Resource // set for ClassNotFound when known; product for ReasonProductNotAssociated
 	Operation  string   // e.g. "ImportKey"
 	StatusCode int      // HTTP status, 0 for transport failures
 	Message    string

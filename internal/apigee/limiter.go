@@ -60,6 +60,10 @@ func (r *LimiterRegistry) For(endpoint, org string, requestsPerMinute, burst int
 	return l
 }
 
+// maxPause bounds how long one Retry-After can hold an organization, in
+// case a server or proxy sends a silly value.
+const maxPause = 5 * time.Minute
+
 // pauseLimiter makes l hand out no token for d from now, so every client
 // of the organization waits after a 429 with Retry-After. It reserves the
 // tokens l would produce in that time; reservations that already reach
@@ -68,6 +72,7 @@ func pauseLimiter(l *rate.Limiter, d time.Duration) {
 	if l == nil || l.Limit() == rate.Inf || l.Burst() <= 0 || d <= 0 {
 		return
 	}
+	d = min(d, maxPause)
 	now := time.Now()
 	target := -float64(l.Limit()) * d.Seconds()
 	for {

@@ -7,15 +7,59 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/connect"
 )
 
 // Options configure every reconciler.
 type Options struct {
 	// ResyncInterval is how often a converged object is re-read from Apigee.
 	ResyncInterval time.Duration
+	// ClientFactory builds Apigee clients; nil means connect.New.
+	ClientFactory ClientFactory
+	// SnapshotTTL is how long keys of one app share a GET app; default 5s.
+	SnapshotTTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Setup registers the reconcilers with the manager.
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
-	return nil
+	o = withDefaults(o)
+	if err := registerIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry))
+	secrets := &secretWatch{client: mgr.GetClient()}
+	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval}
+	if err := (&ApigeeConnectionReconciler{prober: prober}).setup(mgr, secrets); err != nil {
+		return err
+	}
+	if err := (&ClusterApigeeConnectionReconciler{prober: prober}).setup(mgr, secrets); err != nil {
+		return err
+	}
+	keys := &DeveloperAppKeyReconciler{
+		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), connections: conns,
+		snapshots: newAppSnapshots(o.SnapshotTTL, o.Now), recorder: mgr.GetEventRecorder("apigee-key-operator"),
+		metrics: newKeyMetrics(metrics.Registry), resync: o.ResyncInterval, now: o.Now,
+	}
+	return keys.setup(mgr, secrets)
+}
+
+func withDefaults(o Options) Options {
+	if o.ResyncInterval <= 0 {
+		o.ResyncInterval = 10 * time.Minute
+	}
+	if o.ClientFactory == nil {
+		o.ClientFactory = connect.New
+	}
+	if o.SnapshotTTL <= 0 {
+		o.SnapshotTTL = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
 }

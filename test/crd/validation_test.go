@@ -257,4 +257,3 @@ func field(obj map[string]any, path string) any {
 	v, _, _ := unstructured.NestedFieldNoCopy(obj, strings.Split(path, ".")...)
 	return v
 }
-

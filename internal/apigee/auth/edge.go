@@ -9,9 +9,10 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// edgeOAuth makes the password grant now (an MFA code is good once, so it
-// cannot wait) and returns a source that refreshes with the refresh token
-// and, when that has expired, grants again with the password.
+// edgeOAuth makes the password grant now, bounded by ctx (an MFA code is
+// good once, so it cannot wait), and returns a source that refreshes with
+// the refresh token and, when that has expired, grants again with the
+// password. tokenCtx, never cancelled, serves those later requests.
 func edgeOAuth(ctx, tokenCtx context.Context, cfg Config) (oauth2.TokenSource, error) {
 	conf := &oauth2.Config{
 		ClientID:     edgeClientID,
@@ -25,8 +26,7 @@ func edgeOAuth(ctx, tokenCtx context.Context, cfg Config) (oauth2.TokenSource, e
 	if err != nil {
 		return nil, err
 	}
-	grantCtx := context.WithValue(ctx, oauth2.HTTPClient, tokenCtx.Value(oauth2.HTTPClient))
-	tok, err := first.PasswordCredentialsToken(grantCtx, cfg.Username, cfg.Password)
+	tok, err := first.PasswordCredentialsToken(ctx, cfg.Username, cfg.Password)
 	if err != nil {
 		return nil, tokenError(err)
 	}

@@ -29,15 +29,18 @@ func NewTransport(ctx context.Context, cfg Config, base http.RoundTripper) (http
 	return bearerTransport{src: src, base: base}, nil
 }
 
+// tokenSource builds the method's source. Its context carries the token
+// HTTP client and is never cancelled: the source keeps it for refreshes.
 func tokenSource(ctx context.Context, cfg Config) (oauth2.TokenSource, error) {
-	tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, tokenClient(cfg))
+	hc := tokenClient(cfg)
+	tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
 	switch cfg.Method {
 	case MethodApplicationDefault:
 		return applicationDefault(tctx)
 	case MethodServiceAccountKey:
 		return serviceAccount(tctx, cfg.ServiceAccountKey)
 	case MethodEdgeOAuth:
-		return edgeOAuth(ctx, tctx, cfg)
+		return edgeOAuth(context.WithValue(ctx, oauth2.HTTPClient, hc), tctx, cfg)
 	}
 	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: cfg.BearerToken, TokenType: "Bearer"}), nil
 }

@@ -118,7 +118,9 @@ func cred(status string, products ...apigee.ProductStatus) *apigee.Credential {
 	return &apigee.Credential{ConsumerKey: key, ConsumerSecret: secret, Status: status, Products: products}
 }
 
-func ps(name, status string) apigee.ProductStatus { return apigee.ProductStatus{Name: name, Status: status} }
+func ps(name, status string) apigee.ProductStatus {
+	return apigee.ProductStatus{Name: name, Status: status}
+}
 
 var cases = map[string]contractCase{
 	// --- success paths ---------------------------------------------------

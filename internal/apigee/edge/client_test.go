@@ -115,20 +115,20 @@ func TestRequestsOnTheWire(t *testing.T) {
 		"RemoveProduct": {
 			reason: "DELETE K/apiproducts/{p}.",
 			status: 200, body: `{}`,
-			call:   func(c *Client) error { return c.RemoveProduct(ctx, ref, "p1") },
-			want:   seen{"DELETE", wantKeyPath + "/apiproducts/p1", "", "", ""},
+			call: func(c *Client) error { return c.RemoveProduct(ctx, ref, "p1") },
+			want: seen{"DELETE", wantKeyPath + "/apiproducts/p1", "", "", ""},
 		},
 		"DeleteKey": {
 			reason: "DELETE K.",
 			status: 200, body: `{}`,
-			call:   func(c *Client) error { return c.DeleteKey(ctx, ref) },
-			want:   seen{"DELETE", wantKeyPath, "", "", ""},
+			call: func(c *Client) error { return c.DeleteKey(ctx, ref) },
+			want: seen{"DELETE", wantKeyPath, "", "", ""},
 		},
 		"Probe": {
 			reason: "GET the organization.",
 			status: 200, body: `{"name":"acme"}`,
-			call:   func(c *Client) error { return c.Probe(ctx) },
-			want:   seen{"GET", "/v1/organizations/acme", "", "", ""},
+			call: func(c *Client) error { return c.Probe(ctx) },
+			want: seen{"GET", "/v1/organizations/acme", "", "", ""},
 		},
 	}
 	for name, tc := range cases {

@@ -14,24 +14,11 @@ local transient = {
   Paused = true,
 }
 
--- Ready=False reasons that need a person (fix the spec, the Secret or
--- Apigee). Any reason in neither list is also Degraded, so a new failure
--- mode is never hidden as Progressing.
-local terminal = {
-  KeyConflict = true,
-  SecretNotFound = true,
-  InvalidCredentials = true,
-  DeveloperNotFound = true,
-  AppNotFound = true,
-  ProductNotFound = true,
-  InvalidRequest = true,
-  ConnectionNotFound = true,
-  ConnectionNotAllowed = true,
-  Unauthorized = true,
-  Forbidden = true,
-  InvalidSpec = true,
-  Drifted = true,
-}
+-- Every other Ready=False reason needs a person and is Degraded: KeyConflict,
+-- SecretNotFound, InvalidCredentials, DeveloperNotFound, AppNotFound,
+-- ProductNotFound, InvalidRequest, ConnectionNotFound, ConnectionNotAllowed,
+-- Unauthorized, Forbidden, InvalidSpec, Drifted; and a reason this script does
+-- not know yet, so a new failure is never hidden as Progressing.
 
 local function condition(status, type)
   if status.conditions == nil then

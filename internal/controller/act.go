@@ -1,0 +1,315 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+)
+
+// maxSteps bounds one reconcile's plan-and-act loop; a healthy key needs
+// far fewer, so hitting it means Apigee keeps undoing our writes.
+const maxSteps = 64
+
+// keyRun is one reconcile of one DeveloperAppKey against Apigee: what it
+// knows, what it changed.
+type keyRun struct {
+	r      *DeveloperAppKeyReconciler
+	k      *apigeev1alpha1.DeveloperAppKey
+	client apigee.Client
+	org    string
+	creds  keyCredentials
+	fp     string
+
+	current  *apigee.Credential
+	app      *apigee.App
+	previous []apigeev1alpha1.PreviousKey
+	deleted  []apigeev1alpha1.DeletedKey
+	drift    []string // ObserveOnly: what differs
+	peers    peerView
+	now      time.Time
+}
+
+func (run *keyRun) ref() apigee.KeyRef {
+	return apigee.KeyRef{Developer: run.k.Spec.Developer, App: run.k.Spec.App, ConsumerKey: run.creds.key}
+}
+
+// observe reads what Apigee has. A key with no record of an import skips
+// the read: it imports optimistically and a 409 means "read and converge".
+func (run *keyRun) observe(ctx context.Context) error {
+	if run.k.Status.ConsumerKeyFingerprint == "" && len(run.previous) == 0 {
+		return nil
+	}
+	if err := run.readApp(ctx, false); err != nil {
+		return err
+	}
+	return run.settleObserved()
+}
+
+func (run *keyRun) readApp(ctx context.Context, fresh bool) error {
+	if fresh {
+		run.r.snapshots.drop(run.org, run.k.Spec.Developer, run.k.Spec.App)
+	}
+	app, err := run.r.snapshots.get(ctx, run.client, run.org, run.k.Spec.Developer, run.k.Spec.App)
+	if err != nil {
+		return err
+	}
+	run.app = app
+	run.current = nil
+	if c, ok := app.Credential(run.creds.key); ok {
+		cc := copyCredential(c)
+		run.current = &cc
+	}
+	return nil
+}
+
+// converge plans and acts until the plan is empty. ObserveOnly records the
+// plan as drift instead of acting.
+func (run *keyRun) converge(ctx context.Context) error {
+	for range maxSteps {
+		steps := plan(run.planInput())
+		if len(steps) == 0 {
+			return nil
+		}
+		if run.k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly {
+			return run.recordDrift(ctx, steps)
+		}
+		if err := run.act(ctx, steps[0]); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("no convergence after %d steps: Apigee keeps changing the key", maxSteps)
+}
+
+func (run *keyRun) planInput() planInput {
+	return planInput{
+		spec: &run.k.Spec, secret: run.creds.secret, current: run.current, app: run.app,
+		previousKeys: run.previous, managed: run.peers.managed, unclaimedPeers: run.peers.unclaimed, now: run.now,
+	}
+}
+
+// recordDrift reads the app if the plan needs it and lists what differs.
+func (run *keyRun) recordDrift(ctx context.Context, steps []action) error {
+	if run.current == nil && run.app == nil {
+		if err := run.readApp(ctx, false); err != nil {
+			return err
+		}
+		steps = plan(run.planInput())
+	}
+	for _, s := range steps {
+		if s.kind == actReadApp {
+			if err := run.readApp(ctx, false); err != nil {
+				return err
+			}
+			return run.recordDrift(ctx, plan(run.planInput()))
+		}
+		run.drift = append(run.drift, s.String())
+	}
+	return nil
+}
+
+// act carries out one action and updates what the run knows.
+func (run *keyRun) act(ctx context.Context, a action) error {
+	if a.kind == actReadApp {
+		return run.readApp(ctx, false)
+	}
+	if a.kind == actForgetRetiredKey {
+		run.forgetPrevious(a.fingerprint)
+		return nil
+	}
+	if err := run.r.ensureFinalizer(ctx, run.k); err != nil {
+		return err
+	}
+	err := run.write(ctx, a)
+	run.r.snapshots.drop(run.org, run.k.Spec.Developer, run.k.Spec.App)
+	if err != nil {
+		return err
+	}
+	run.r.event(run.k, corev1.EventTypeNormal, string(a.kind), string(a.kind), capitalize(a.String()))
+	return nil
+}
+
+// write makes the Apigee call for a and applies its effect to the model.
+func (run *keyRun) write(ctx context.Context, a action) error {
+	switch a.kind {
+	case actImportKey:
+		return run.importKey(ctx)
+	case actRecreateKey:
+		return run.recreateKey(ctx)
+	case actAddProducts:
+		cred, err := run.client.AddProducts(ctx, run.ref(), a.products, toAPIAttributes(run.k.Spec.Attributes))
+		return run.took(cred, err)
+	case actSetAttributes:
+		cred, err := run.client.SetAttributes(ctx, run.ref(), toAPIAttributes(run.k.Spec.Attributes))
+		return run.took(cred, err)
+	case actSetScopes:
+		cred, err := run.client.SetScopes(ctx, run.ref(), run.k.Spec.Scopes)
+		return run.took(cred, err)
+	case actRemoveProduct:
+		return run.removeProduct(ctx, a.product)
+	case actSetProductStatus:
+		return run.setProductStatus(ctx, a.product, a.approval)
+	case actSetKeyStatus:
+		if err := run.client.SetKeyStatus(ctx, run.ref(), a.approval); err != nil {
+			return err
+		}
+		run.current.Status = statusAfter(a.approval)
+		return nil
+	case actDeleteRetiredKey:
+		return run.deleteOther(ctx, a, apigeev1alpha1.DeletedKeyRotated)
+	case actDeleteAutoGenerated:
+		return run.deleteOther(ctx, a, apigeev1alpha1.DeletedKeyAutoGenerated)
+	}
+	return fmt.Errorf("unknown action %s", a.kind)
+}
+
+// took records the key a write returned.
+func (run *keyRun) took(cred *apigee.Credential, err error) error {
+	if err != nil {
+		return err
+	}
+	c := copyCredential(cred)
+	run.current = &c
+	return nil
+}
+
+func (run *keyRun) importKey(ctx context.Context) error {
+	req := apigee.ImportRequest{ConsumerKey: run.creds.key, ConsumerSecret: run.creds.secret}
+	if run.k.Spec.ExpiresInSeconds != nil {
+		req.ExpiresInSeconds = *run.k.Spec.ExpiresInSeconds
+	}
+	cred, err := run.client.ImportKey(ctx, run.k.Spec.Developer, run.k.Spec.App, req)
+	if apigee.ClassOf(err) == apigee.ClassConflict {
+		return run.resolveExisting(ctx)
+	}
+	if err := run.took(cred, err); err != nil {
+		return err
+	}
+	run.claim()
+	return nil
+}
+
+// resolveExisting handles a 409 on import: the key already exists. Not on
+// this app, it belongs to someone else: KeyConflict, nothing deleted.
+func (run *keyRun) resolveExisting(ctx context.Context) error {
+	if err := run.readApp(ctx, true); err != nil {
+		return err
+	}
+	if run.current == nil {
+		return terminal(apigeev1alpha1.ReasonKeyConflict,
+			"the consumer key already exists in organization "+run.org+" on another app; nothing was changed")
+	}
+	return run.settleObserved()
+}
+
+// settleObserved decides about a key found on the app that this object
+// does not manage yet: with our secret it is adopted, not re-created; with
+// another secret it is a KeyConflict and nothing is changed.
+func (run *keyRun) settleObserved() error {
+	if run.current == nil || run.owns() {
+		return nil
+	}
+	if run.current.ConsumerSecret != run.creds.secret {
+		run.current = nil
+		return terminal(apigeev1alpha1.ReasonKeyConflict,
+			"the consumer key exists on app "+run.k.Spec.App+" with a different secret; nothing was changed")
+	}
+	run.r.event(run.k, corev1.EventTypeNormal, "Adopted", "AdoptKey",
+		"Adopted the existing key "+run.fp+" with the same secret instead of creating it")
+	run.claim()
+	return nil
+}
+
+// owns reports whether this object already manages the Secret's key.
+func (run *keyRun) owns() bool {
+	return run.k.Status.ConsumerKeyFingerprint == run.fp
+}
+
+// claim records the Secret's key as the managed key. A different key
+// managed before becomes a previous key with a grace period.
+func (run *keyRun) claim() {
+	old := run.k.Status.ConsumerKeyFingerprint
+	if old != "" && old != run.fp && !run.hasPrevious(old) {
+		retire := metav1.NewTime(run.now.Add(run.k.Spec.Rotation.EffectiveGracePeriod()))
+		run.previous = append(run.previous, apigeev1alpha1.PreviousKey{Fingerprint: old, RetireAfter: retire})
+		run.r.event(run.k, corev1.EventTypeNormal, "Rotated", "RotateKey",
+			fmt.Sprintf("Key %s replaces %s, which keeps working until %s", run.fp, old, retire.UTC().Format(time.RFC3339)))
+	}
+	run.k.Status.ConsumerKeyFingerprint = run.fp
+}
+
+func (run *keyRun) hasPrevious(fp string) bool {
+	return slices.ContainsFunc(run.previous, func(p apigeev1alpha1.PreviousKey) bool { return p.Fingerprint == fp })
+}
+
+// recreateKey replaces a key whose secret changed: Apigee cannot change a
+// secret, so the key is deleted and imported again; the plan then restores
+// its products and statuses.
+func (run *keyRun) recreateKey(ctx context.Context) error {
+	if err := run.client.DeleteKey(ctx, run.ref()); err != nil && !apigee.IsNotFound(err, apigee.ResourceKey) {
+		return err
+	}
+	run.current = nil
+	run.r.event(run.k, corev1.EventTypeWarning, "SecretChanged", "RecreateKey",
+		"The consumer secret changed and Apigee cannot change a secret: re-creating key "+run.fp)
+	return run.importKey(ctx)
+}
+
+func (run *keyRun) removeProduct(ctx context.Context, product string) error {
+	if err := run.client.RemoveProduct(ctx, run.ref(), product); err != nil {
+		return err
+	}
+	run.current.Products = slices.DeleteFunc(run.current.Products, func(p apigee.ProductStatus) bool { return p.Name == product })
+	return nil
+}
+
+func (run *keyRun) setProductStatus(ctx context.Context, product string, a apigee.Action) error {
+	if err := run.client.SetProductStatus(ctx, run.ref(), product, a); err != nil {
+		return err
+	}
+	for i := range run.current.Products {
+		if run.current.Products[i].Name == product {
+			run.current.Products[i].Status = statusAfter(a)
+		}
+	}
+	return nil
+}
+
+// deleteOther deletes a key of the app that is not the managed one.
+func (run *keyRun) deleteOther(ctx context.Context, a action, reason string) error {
+	ref := apigee.KeyRef{Developer: run.k.Spec.Developer, App: run.k.Spec.App, ConsumerKey: a.target.ConsumerKey}
+	if err := run.client.DeleteKey(ctx, ref); err != nil && !apigee.IsNotFound(err, apigee.ResourceKey) {
+		return err
+	}
+	now := metav1.NewTime(run.now)
+	run.deleted = append(run.deleted, apigeev1alpha1.DeletedKey{Fingerprint: a.fingerprint, Reason: reason, DeletedAt: &now})
+	run.forgetPrevious(a.fingerprint)
+	run.app.Credentials = slices.DeleteFunc(run.app.Credentials, func(c apigee.Credential) bool {
+		return c.ConsumerKey == a.target.ConsumerKey
+	})
+	return nil
+}
+
+func (run *keyRun) forgetPrevious(fp string) {
+	run.previous = slices.DeleteFunc(run.previous, func(p apigeev1alpha1.PreviousKey) bool { return p.Fingerprint == fp })
+}
+
+func statusAfter(a apigee.Action) string {
+	if a == apigee.ActionRevoke {
+		return apigee.StatusRevoked
+	}
+	return apigee.StatusApproved
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}

@@ -1,0 +1,293 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/auth"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/connect"
+)
+
+// ClientFactory builds an Apigee client for a connection. Production uses
+// connect.New; tests may point the transport at an emulator.
+type ClientFactory func(ctx context.Context, cfg connect.Config) (apigee.Client, error)
+
+// connection is either connection kind, seen through what they share.
+type connection struct {
+	object          client.Object
+	spec            *apigeev1alpha1.ApigeeConnectionSpec
+	status          *apigeev1alpha1.ConnectionStatus
+	secretNamespace string                             // empty for workload identity
+	allowed         *apigeev1alpha1.AllowedNamespaces // nil: namespaced connection
+}
+
+func fromNamespaced(c *apigeev1alpha1.ApigeeConnection) *connection {
+	return &connection{object: c, spec: &c.Spec, status: &c.Status, secretNamespace: c.Namespace}
+}
+
+func fromCluster(c *apigeev1alpha1.ClusterApigeeConnection) *connection {
+	return &connection{object: c, spec: &c.Spec.ApigeeConnectionSpec, status: &c.Status, allowed: &c.Spec.AllowedNamespaces}
+}
+
+// secretRef returns the Secret the connection's auth method reads, if any.
+func (c *connection) secretRef() (ref *apigeev1alpha1.SecretReference) {
+	a := c.spec.Auth
+	switch {
+	case a.ServiceAccountKey != nil:
+		ref = &a.ServiceAccountKey.SecretRef
+	case a.Basic != nil:
+		ref = &a.Basic.SecretRef
+	case a.EdgeOAuth != nil:
+		ref = &a.EdgeOAuth.SecretRef
+	case a.BearerToken != nil:
+		ref = &a.BearerToken.SecretRef
+	}
+	return ref
+}
+
+// secretKey is the namespace/name of the connection's Secret.
+func (c *connection) secretKey() (types.NamespacedName, bool) {
+	ref := c.secretRef()
+	if ref == nil {
+		return types.NamespacedName{}, false
+	}
+	ns := c.secretNamespace
+	if ref.Namespace != "" {
+		ns = ref.Namespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: ref.Name}, true
+}
+
+// ready reports whether the connection's last probe succeeded for its
+// current generation.
+func (c *connection) ready() bool {
+	cond := meta.FindStatusCondition(c.status.Conditions, apigeev1alpha1.ConditionReady)
+	return cond != nil && cond.Status == metav1.ConditionTrue && c.status.ObservedGeneration == c.object.GetGeneration()
+}
+
+// Connections resolves connections and keeps one Apigee client per
+// connection, rebuilt when the connection or its Secret changes.
+type Connections struct {
+	cached    client.Client
+	apiReader client.Reader // Secrets are read uncached
+	factory   ClientFactory
+	limiters  *apigee.LimiterRegistry
+	metrics   *apigee.Metrics
+
+	mu      sync.Mutex
+	clients map[types.UID]cachedClient
+}
+
+type cachedClient struct {
+	version string // connection generation + Secret resourceVersion
+	client  apigee.Client
+}
+
+// NewConnections returns a resolver that builds clients with factory.
+func NewConnections(cached client.Client, apiReader client.Reader, factory ClientFactory, metrics *apigee.Metrics) *Connections {
+	return &Connections{
+		cached: cached, apiReader: apiReader, factory: factory, metrics: metrics,
+		limiters: apigee.NewLimiterRegistry(), clients: map[types.UID]cachedClient{},
+	}
+}
+
+// errConnection is a connection problem a key reports with a reason.
+type errConnection struct{ reason, message string }
+
+func (e *errConnection) Error() string { return e.message }
+
+// Get returns the connection a key references, checking that the key's
+// namespace may use it.
+func (cs *Connections) Get(ctx context.Context, ref apigeev1alpha1.ConnectionReference, namespace string) (*connection, error) {
+	conn, err := cs.load(ctx, ref, namespace)
+	if apierrors.IsNotFound(err) {
+		return nil, &errConnection{apigeev1alpha1.ReasonConnectionNotFound,
+			fmt.Sprintf("%s %q not found", ref.ConnectionKind(), ref.Name)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	allowed, err := cs.namespaceAllowed(ctx, conn, namespace)
+	if err != nil {
+		return nil, err
+	}
+	if !allowed {
+		return nil, &errConnection{apigeev1alpha1.ReasonConnectionNotAllowed,
+			fmt.Sprintf("ClusterApigeeConnection %q does not allow namespace %q: add it to spec.allowedNamespaces", ref.Name, namespace)}
+	}
+	return conn, nil
+}
+
+func (cs *Connections) load(ctx context.Context, ref apigeev1alpha1.ConnectionReference, namespace string) (*connection, error) {
+	if ref.ConnectionKind() == "ClusterApigeeConnection" {
+		c := &apigeev1alpha1.ClusterApigeeConnection{}
+		err := cs.cached.Get(ctx, types.NamespacedName{Name: ref.Name}, c)
+		return fromCluster(c), err
+	}
+	c := &apigeev1alpha1.ApigeeConnection{}
+	err := cs.cached.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, c)
+	return fromNamespaced(c), err
+}
+
+// namespaceAllowed applies a ClusterApigeeConnection's allowedNamespaces.
+func (cs *Connections) namespaceAllowed(ctx context.Context, conn *connection, namespace string) (bool, error) {
+	if conn.allowed == nil {
+		return true, nil
+	}
+	for _, n := range conn.allowed.Names {
+		if n == namespace {
+			return true, nil
+		}
+	}
+	if conn.allowed.Selector == nil {
+		return false, nil
+	}
+	selector, err := metav1.LabelSelectorAsSelector(conn.allowed.Selector)
+	if err != nil {
+		return false, nil // an invalid selector allows nothing
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := cs.cached.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return selector.Matches(labels.Set(ns.GetLabels())), nil
+}
+
+// ClientFor returns the connection's Apigee client, building it when the
+// connection or its Secret changed since the last build.
+func (cs *Connections) ClientFor(ctx context.Context, conn *connection) (apigee.Client, error) {
+	version, err := cs.version(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	cs.mu.Lock()
+	cached, ok := cs.clients[conn.object.GetUID()]
+	cs.mu.Unlock()
+	if ok && cached.version == version {
+		return cached.client, nil
+	}
+	cfg, err := cs.config(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	c, err := cs.factory(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cs.mu.Lock()
+	cs.clients[conn.object.GetUID()] = cachedClient{version: version, client: c}
+	cs.mu.Unlock()
+	return c, nil
+}
+
+// Forget drops a deleted connection's client.
+func (cs *Connections) Forget(uid types.UID) {
+	cs.mu.Lock()
+	delete(cs.clients, uid)
+	cs.mu.Unlock()
+}
+
+// version identifies the inputs of a client: the connection's generation
+// and its Secret's resourceVersion, read from the metadata-only cache.
+func (cs *Connections) version(ctx context.Context, conn *connection) (string, error) {
+	v := fmt.Sprintf("%d", conn.object.GetGeneration())
+	key, ok := conn.secretKey()
+	if !ok {
+		return v, nil
+	}
+	meta := secretMetadata()
+	if err := cs.cached.Get(ctx, key, meta); err != nil {
+		return "", secretError(err, key)
+	}
+	return v + "/" + meta.GetResourceVersion(), nil
+}
+
+// config turns the connection spec and its Secret into a client config.
+func (cs *Connections) config(ctx context.Context, conn *connection) (connect.Config, error) {
+	rpm, burst := conn.spec.EffectiveRateLimit()
+	a, err := cs.authConfig(ctx, conn)
+	cfg := connect.Config{
+		Platform:          connect.Platform(conn.spec.EffectivePlatform()),
+		Organization:      conn.spec.Organization,
+		Endpoint:          conn.spec.EffectiveEndpoint(),
+		Auth:              a,
+		RequestsPerMinute: rpm,
+		Burst:             burst,
+		Limiters:          cs.limiters,
+		Metrics:           cs.metrics,
+	}
+	return cfg, err
+}
+
+func (cs *Connections) authConfig(ctx context.Context, conn *connection) (auth.Config, error) {
+	a := conn.spec.Auth
+	if a.WorkloadIdentity != nil {
+		return auth.Config{Method: auth.MethodApplicationDefault}, nil
+	}
+	data, err := cs.secretData(ctx, conn)
+	if err != nil {
+		return auth.Config{}, err
+	}
+	switch {
+	case a.ServiceAccountKey != nil:
+		return auth.Config{Method: auth.MethodServiceAccountKey,
+			ServiceAccountKey: data[orDefault(a.ServiceAccountKey.Key, apigeev1alpha1.DefaultServiceAccountKey)]}, nil
+	case a.Basic != nil:
+		return auth.Config{Method: auth.MethodBasic,
+			Username: string(data[orDefault(a.Basic.UsernameKey, "username")]),
+			Password: string(data[orDefault(a.Basic.PasswordKey, "password")])}, nil
+	case a.EdgeOAuth != nil:
+		o := a.EdgeOAuth
+		return auth.Config{Method: auth.MethodEdgeOAuth, TokenURL: o.TokenURL,
+			Username: string(data[orDefault(o.UsernameKey, "username")]),
+			Password: string(data[orDefault(o.PasswordKey, "password")]),
+			MFAToken: string(data[o.MFATokenKey])}, nil
+	case a.BearerToken != nil:
+		return auth.Config{Method: auth.MethodBearerToken,
+			BearerToken: string(data[orDefault(a.BearerToken.Key, apigeev1alpha1.DefaultBearerTokenKey)])}, nil
+	}
+	return auth.Config{}, &errConnection{apigeev1alpha1.ReasonInvalidSpec, "spec.auth sets no method"}
+}
+
+// secretData reads the connection's Secret through the API reader.
+func (cs *Connections) secretData(ctx context.Context, conn *connection) (map[string][]byte, error) {
+	key, _ := conn.secretKey()
+	s := &corev1.Secret{}
+	if err := cs.apiReader.Get(ctx, key, s); err != nil {
+		return nil, secretError(err, key)
+	}
+	return s.Data, nil
+}
+
+func secretError(err error, key types.NamespacedName) error {
+	if apierrors.IsNotFound(err) {
+		return &errConnection{apigeev1alpha1.ReasonSecretNotFound, fmt.Sprintf("Secret %s not found", key)}
+	}
+	return err
+}
+
+// secretMetadata is an empty metadata-only Secret for cached reads.
+func secretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

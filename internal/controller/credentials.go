@@ -1,0 +1,132 @@
+package controller
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+)
+
+// maxCredentialBytes is Apigee's limit for a consumer key or secret.
+const maxCredentialBytes = 2048
+
+// keyCredentials are the values to import. Never log or print them.
+type keyCredentials struct {
+	key, secret string
+}
+
+// readCredentials reads the key's Secret through the API reader (Secret
+// data is never cached) and validates its values. With generate set and no
+// Secret, it creates one first.
+func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) (keyCredentials, error) {
+	s := &corev1.Secret{}
+	name := types.NamespacedName{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
+	err := r.apiReader.Get(ctx, name, s)
+	if apierrors.IsNotFound(err) && k.Spec.Credentials.Generate {
+		s, err = r.generateSecret(ctx, k)
+	}
+	if apierrors.IsNotFound(err) {
+		return keyCredentials{}, terminal(apigeev1alpha1.ReasonSecretNotFound,
+			fmt.Sprintf("Secret %q not found: create it with fields %q and %q, or set credentials.generate: true",
+				name.Name, k.Spec.Credentials.KeyField(), k.Spec.Credentials.SecretField()))
+	}
+	if err != nil {
+		return keyCredentials{}, err
+	}
+	return credentialsFrom(s, &k.Spec.Credentials)
+}
+
+// credentialsFrom checks the Secret's values against Apigee's rules. The
+// messages name the field and the rule, never the value.
+func credentialsFrom(s *corev1.Secret, src *apigeev1alpha1.CredentialsSource) (keyCredentials, error) {
+	key, err := credentialValue(s, src.KeyField(), "consumer key")
+	if err != nil {
+		return keyCredentials{}, err
+	}
+	secret, err := credentialValue(s, src.SecretField(), "consumer secret")
+	if err != nil {
+		return keyCredentials{}, err
+	}
+	return keyCredentials{key: key, secret: secret}, nil
+}
+
+func credentialValue(s *corev1.Secret, field, what string) (string, error) {
+	raw, ok := s.Data[field]
+	invalid := func(problem string) error {
+		return terminal(apigeev1alpha1.ReasonInvalidCredentials,
+			fmt.Sprintf("Secret %q field %q (the %s) %s", s.Name, field, what, problem))
+	}
+	switch {
+	case !ok:
+		return "", invalid("is missing")
+	case len(raw) == 0:
+		return "", invalid("is empty")
+	case len(raw) > maxCredentialBytes:
+		return "", invalid(fmt.Sprintf("is %d bytes; Apigee allows at most %d", len(raw), maxCredentialBytes))
+	}
+	for _, b := range raw {
+		if !validCredentialByte(b) {
+			return "", invalid("has characters Apigee rejects: use only letters, digits, '_' and '-'")
+		}
+	}
+	return string(raw), nil
+}
+
+func validCredentialByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-'
+}
+
+// generateSecret creates the credentials Secret with random values, owned
+// by the key. An existing Secret is never overwritten: AlreadyExists means
+// someone else made it, so it is read instead.
+func (r *DeveloperAppKeyReconciler) generateSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) (*corev1.Secret, error) {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name},
+		Type:       corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			k.Spec.Credentials.KeyField():    []byte(randomCredential(32)),
+			k.Spec.Credentials.SecretField(): []byte(randomCredential(64)),
+		},
+	}
+	if err := controllerutil.SetControllerReference(k, s, r.client.Scheme()); err != nil {
+		return nil, err
+	}
+	err := r.client.Create(ctx, s)
+	if apierrors.IsAlreadyExists(err) {
+		existing := &corev1.Secret{}
+		return existing, r.apiReader.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, existing)
+	}
+	if err == nil {
+		r.event(k, corev1.EventTypeNormal, "SecretGenerated", "GenerateSecret",
+			fmt.Sprintf("Created Secret %q with a random consumer key and secret", s.Name))
+	}
+	return s, err
+}
+
+// randomCredential returns n random letters and digits, which Apigee
+// accepts as a key or secret.
+func randomCredential(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	return randomFrom(alphabet, n)
+}
+
+func randomFrom(alphabet string, n int) string {
+	out := make([]byte, n)
+	buf := make([]byte, n)
+	if _, err := rand.Read(buf); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	for i, b := range buf {
+		// 62 symbols: rejecting nothing gives a slight bias that does not
+		// matter for 190+ bits of entropy.
+		out[i] = alphabet[int(b)%len(alphabet)]
+	}
+	return string(out)
+}

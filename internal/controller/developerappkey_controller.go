@@ -1,0 +1,167 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+)
+
+// DeveloperAppKeyReconciler keeps one Apigee key matching each
+// DeveloperAppKey.
+type DeveloperAppKeyReconciler struct {
+	client      client.Client
+	apiReader   client.Reader
+	connections *Connections
+	snapshots   *appSnapshots
+	recorder    recorder.EventRecorder
+	metrics     *keyMetrics
+	resync      time.Duration
+	now         func() time.Time
+}
+
+// Reconcile reads as the story in docs: load, resolve, observe, plan, act,
+// write status once.
+func (r *DeveloperAppKeyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	k := &apigeev1alpha1.DeveloperAppKey{}
+	if err := r.client.Get(ctx, req.NamespacedName, k); err != nil {
+		r.metrics.set(req.NamespacedName, "")
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if apigeev1alpha1.Paused(k.Annotations) {
+		log.FromContext(ctx).V(1).Info("Paused; not reconciling")
+		return ctrl.Result{}, nil
+	}
+	before := k.Status.DeepCopy()
+	previousReason := readyReason(k)
+	var run *keyRun
+	var err error
+	if k.DeletionTimestamp.IsZero() {
+		run, err = r.sync(ctx, k)
+	} else {
+		err = r.finalize(ctx, k)
+		if err == nil {
+			r.metrics.set(req.NamespacedName, "")
+			return ctrl.Result{}, nil
+		}
+	}
+	return r.finish(ctx, k, before, previousReason, run, err)
+}
+
+// sync makes Apigee match the spec and returns what it learned.
+func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) (*keyRun, error) {
+	conn, err := r.connections.Get(ctx, k.Spec.ConnectionRef, k.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if !conn.ready() {
+		return nil, terminal(apigeev1alpha1.ReasonConnectionNotReady,
+			"connection "+conn.object.GetName()+" is not Ready: see its status")
+	}
+	creds, err := r.readCredentials(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	run, err := r.newRun(ctx, k, conn, creds)
+	if err != nil {
+		return run, err
+	}
+	if err := run.observe(ctx); err != nil {
+		return run, err
+	}
+	return run, run.converge(ctx)
+}
+
+// newRun checks the key is ours to manage and gathers what planning needs.
+func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, conn *connection, creds keyCredentials) (*keyRun, error) {
+	org := conn.spec.Organization
+	fp := apigee.Fingerprint(creds.key)
+	if other, err := r.claimedByOlder(ctx, k, org, fp); err != nil || other != nil {
+		if err == nil {
+			err = conflictError(other)
+		}
+		return nil, err
+	}
+	c, err := r.connections.ClientFor(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	peers, err := r.peers(ctx, k, org)
+	if err != nil {
+		return nil, err
+	}
+	return &keyRun{r: r, k: k, client: c, org: org, creds: creds, fp: fp, peers: peers,
+		previous: append([]apigeev1alpha1.PreviousKey(nil), k.Status.PreviousKeys...), now: r.now()}, nil
+}
+
+// finish writes status once, emits a Warning on a new failure and decides
+// when to come back.
+func (r *DeveloperAppKeyReconciler) finish(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, before *apigeev1alpha1.DeveloperAppKeyStatus, previousReason string, run *keyRun, err error) (ctrl.Result, error) {
+	var failure *conditionError
+	if err != nil {
+		failure = classify(err)
+	}
+	if run != nil {
+		recordRun(&k.Status, run)
+	}
+	setConditions(k, run, failure)
+	r.warnOnNewFailure(k, previousReason, failure)
+	r.metrics.set(types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, readyReason(k))
+	if werr := r.writeStatus(ctx, k, before); werr != nil {
+		return ctrl.Result{}, werr
+	}
+	if failure != nil && failure.retry {
+		return ctrl.Result{}, err // transient: the queue backs off
+	}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(k)}, nil
+}
+
+// requeueAfter is the resync interval, or sooner when a rotated-out key is
+// due for retirement.
+func (r *DeveloperAppKeyReconciler) requeueAfter(k *apigeev1alpha1.DeveloperAppKey) time.Duration {
+	d := r.resync
+	if k.Spec.ResyncInterval != nil && k.Spec.ResyncInterval.Duration > 0 {
+		d = k.Spec.ResyncInterval.Duration
+	}
+	for _, p := range k.Status.PreviousKeys {
+		if until := p.RetireAfter.Sub(r.now()) + time.Second; until < d {
+			d = max(until, time.Second)
+		}
+	}
+	return d
+}
+
+// event records an Event; notes never contain key or secret values.
+func (r *DeveloperAppKeyReconciler) event(k *apigeev1alpha1.DeveloperAppKey, eventType, reason, action, note string) {
+	r.recorder.Eventf(k, nil, eventType, reason, action, "%s", note)
+}
+
+func (r *DeveloperAppKeyReconciler) setup(mgr ctrl.Manager, secrets *secretWatch) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("developerappkey").
+		For(&apigeev1alpha1.DeveloperAppKey{}, builder.WithPredicates(keyChanged())).
+		WatchesMetadata(secretMetadata(), secrets.toKeys()).
+		Watches(&apigeev1alpha1.ApigeeConnection{}, connectionToKeys(r.client, "ApigeeConnection")).
+		Watches(&apigeev1alpha1.ClusterApigeeConnection{}, connectionToKeys(r.client, "ClusterApigeeConnection")).
+		Complete(r)
+}
+
+// keyChanged ignores our own status writes (they would cost an Apigee read
+// each) but passes spec, annotation (pause) and deletion changes.
+func keyChanged() predicate.Predicate {
+	return predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+		predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+			return !e.ObjectNew.GetDeletionTimestamp().IsZero()
+		}})
+}
+

@@ -1,0 +1,75 @@
+package controller
+
+import (
+	"errors"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+)
+
+// conditionError is a failure reported in the Ready condition. Terminal ones
+// wait for a change (or the resync) instead of retrying with backoff.
+type conditionError struct {
+	reason, message string
+	retry           bool
+}
+
+func (e *conditionError) Error() string { return e.reason + ": " + e.message }
+
+func terminal(reason, message string) error {
+	return &conditionError{reason: reason, message: message}
+}
+
+// classify turns any error of a reconcile into a conditionError.
+func classify(err error) *conditionError {
+	var ce *conditionError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var conn *errConnection
+	if errors.As(err, &conn) {
+		return &conditionError{reason: conn.reason, message: conn.message}
+	}
+	if reason, ok := notFoundReason(err); ok {
+		return &conditionError{reason: reason, message: err.Error()}
+	}
+	switch apigee.ClassOf(err) {
+	case apigee.ClassInvalid:
+		return &conditionError{reason: apigeev1alpha1.ReasonInvalidRequest, message: err.Error()}
+	case apigee.ClassUnauthorized:
+		return &conditionError{reason: apigeev1alpha1.ReasonUnauthorized, message: err.Error()}
+	case apigee.ClassForbidden:
+		return &conditionError{reason: apigeev1alpha1.ReasonForbidden, message: err.Error()}
+	case apigee.ClassRateLimited:
+		return &conditionError{reason: apigeev1alpha1.ReasonRateLimited, message: err.Error(), retry: true}
+	case apigee.ClassUnavailable:
+		return &conditionError{reason: apigeev1alpha1.ReasonUnreachable, message: err.Error(), retry: true}
+	}
+	// Kubernetes API errors and anything unexpected: retry with backoff.
+	return &conditionError{reason: apigeev1alpha1.ReasonReconcileFailed, message: err.Error(), retry: true}
+}
+
+// notFoundReason maps "developer/app/product does not exist" to a reason. A
+// key that vanished mid-reconcile is not terminal: the next pass re-imports.
+func notFoundReason(err error) (string, bool) {
+	switch {
+	case apigee.IsNotFound(err, apigee.ResourceDeveloper):
+		return apigeev1alpha1.ReasonDeveloperNotFound, true
+	case apigee.IsNotFound(err, apigee.ResourceApp):
+		return apigeev1alpha1.ReasonAppNotFound, true
+	case apigee.IsNotFound(err, apigee.ResourceProduct):
+		return apigeev1alpha1.ReasonProductNotFound, true
+	}
+	return "", false
+}
+
+// ignoreConflict drops optimistic-lock conflicts on our own writes: the
+// update event that caused them requeues the object anyway.
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,148 @@
+package controller
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+)
+
+// Field indexes that map Secrets, connections and keys to the objects that
+// reference them, so watches and conflict checks never list everything.
+const (
+	indexSecret      = "apigee.keyoperator.io/secret"      // "namespace/name" of a referenced Secret
+	indexConnection  = "apigee.keyoperator.io/connection"  // "Kind/namespace/name" of a key's connection
+	indexFingerprint = "apigee.keyoperator.io/fingerprint" // fingerprints a key manages
+	indexApp         = "apigee.keyoperator.io/app"         // "/developer/app" of a key
+)
+
+func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &apigeev1alpha1.DeveloperAppKey{}, indexSecret, func(o client.Object) []string {
+		k := o.(*apigeev1alpha1.DeveloperAppKey)
+		return []string{k.Namespace + "/" + k.Spec.Credentials.SecretRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &apigeev1alpha1.DeveloperAppKey{}, indexConnection, func(o client.Object) []string {
+		return []string{connectionIndexValue(o.(*apigeev1alpha1.DeveloperAppKey))}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &apigeev1alpha1.DeveloperAppKey{}, indexFingerprint, func(o client.Object) []string {
+		return managedFingerprints(o.(*apigeev1alpha1.DeveloperAppKey))
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &apigeev1alpha1.DeveloperAppKey{}, indexApp, func(o client.Object) []string {
+		k := o.(*apigeev1alpha1.DeveloperAppKey)
+		return []string{appIndexValue("", k.Spec.Developer, k.Spec.App)}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &apigeev1alpha1.ApigeeConnection{}, indexSecret, func(o client.Object) []string {
+		return connectionSecretIndex(fromNamespaced(o.(*apigeev1alpha1.ApigeeConnection)))
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &apigeev1alpha1.ClusterApigeeConnection{}, indexSecret, func(o client.Object) []string {
+		return connectionSecretIndex(fromCluster(o.(*apigeev1alpha1.ClusterApigeeConnection)))
+	})
+}
+
+func connectionIndexValue(k *apigeev1alpha1.DeveloperAppKey) string {
+	ns := k.Namespace
+	if k.Spec.ConnectionRef.ConnectionKind() == "ClusterApigeeConnection" {
+		ns = ""
+	}
+	return k.Spec.ConnectionRef.ConnectionKind() + "/" + ns + "/" + k.Spec.ConnectionRef.Name
+}
+
+func appIndexValue(org, developer, app string) string {
+	return org + "/" + developer + "/" + app
+}
+
+// managedFingerprints are the keys an object manages: its current key and
+// rotated-out keys in their grace period.
+func managedFingerprints(k *apigeev1alpha1.DeveloperAppKey) []string {
+	var out []string
+	if k.Status.ConsumerKeyFingerprint != "" {
+		out = append(out, k.Status.ConsumerKeyFingerprint)
+	}
+	for _, p := range k.Status.PreviousKeys {
+		out = append(out, p.Fingerprint)
+	}
+	return out
+}
+
+func connectionSecretIndex(c *connection) []string {
+	if key, ok := c.secretKey(); ok {
+		return []string{key.String()}
+	}
+	return nil
+}
+
+// secretWatch maps Secret metadata events to the objects that use them.
+type secretWatch struct{ client client.Client }
+
+// toKeys maps a Secret to the DeveloperAppKeys whose credentials it holds.
+func (w *secretWatch) toKeys() handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		list := &apigeev1alpha1.DeveloperAppKeyList{}
+		key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}.String()
+		if err := w.client.List(ctx, list, client.MatchingFields{indexSecret: key}); err != nil {
+			return nil
+		}
+		return keyRequests(list.Items)
+	})
+}
+
+// toConnections maps a Secret to the connections of one kind using it.
+func (w *secretWatch) toConnections(gvk schema.GroupVersionKind) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}.String()
+		var out []reconcile.Request
+		if gvk.Kind == "ClusterApigeeConnection" {
+			list := &apigeev1alpha1.ClusterApigeeConnectionList{}
+			if err := w.client.List(ctx, list, client.MatchingFields{indexSecret: key}); err == nil {
+				for _, c := range list.Items {
+					out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: c.Name}})
+				}
+			}
+			return out
+		}
+		list := &apigeev1alpha1.ApigeeConnectionList{}
+		if err := w.client.List(ctx, list, client.MatchingFields{indexSecret: key}); err == nil {
+			for _, c := range list.Items {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}})
+			}
+		}
+		return out
+	})
+}
+
+// connectionToKeys maps a connection to the keys that reference it.
+func connectionToKeys(c client.Client, kind string) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		list := &apigeev1alpha1.DeveloperAppKeyList{}
+		value := kind + "/" + o.GetNamespace() + "/" + o.GetName()
+		if err := c.List(ctx, list, client.MatchingFields{indexConnection: value}); err != nil {
+			return nil
+		}
+		return keyRequests(list.Items)
+	})
+}
+
+func keyRequests(keys []apigeev1alpha1.DeveloperAppKey) []reconcile.Request {
+	out := make([]reconcile.Request, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: k.Namespace, Name: k.Name}})
+	}
+	return out
+}

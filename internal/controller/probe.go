@@ -1,0 +1,85 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+)
+
+// connectionProber is what both connection reconcilers share: probe the
+// organization and record Ready. Each kind keeps its own thin reconciler.
+type connectionProber struct {
+	client      client.Client
+	connections *Connections
+	interval    time.Duration
+}
+
+// reconcile probes conn and writes its status if it changed.
+func (p *connectionProber) reconcile(ctx context.Context, conn *connection) (ctrl.Result, error) {
+	before := conn.status.DeepCopy()
+	cond, retry := p.probe(ctx, conn)
+	cond.ObservedGeneration = conn.object.GetGeneration()
+	meta.SetStatusCondition(&conn.status.Conditions, cond)
+	conn.status.ObservedGeneration = conn.object.GetGeneration()
+	if !equality.Semantic.DeepEqual(before, conn.status) {
+		if err := p.client.Status().Update(ctx, conn.object); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(ignoreConflict(err))
+		}
+	}
+	if retry != nil {
+		return ctrl.Result{}, retry // transient: let the queue back off
+	}
+	return ctrl.Result{RequeueAfter: p.interval}, nil
+}
+
+// probe returns the Ready condition and, for transient failures, an error
+// to retry with backoff.
+func (p *connectionProber) probe(ctx context.Context, conn *connection) (metav1.Condition, error) {
+	c, err := p.connections.ClientFor(ctx, conn)
+	if err == nil {
+		err = c.Probe(ctx)
+	}
+	if err == nil {
+		return readyCondition(metav1.ConditionTrue, apigeev1alpha1.ReasonAuthenticated,
+			"Authenticated to organization "+conn.spec.Organization), nil
+	}
+	reason, transient := connectionReason(err)
+	cond := readyCondition(metav1.ConditionFalse, reason, err.Error())
+	if transient {
+		return cond, err
+	}
+	return cond, nil
+}
+
+// connectionReason maps a probe error to a reason and whether retrying soon
+// may help.
+func connectionReason(err error) (reason string, transient bool) {
+	var ce *errConnection
+	if errors.As(err, &ce) {
+		return ce.reason, false
+	}
+	switch apigee.ClassOf(err) {
+	case apigee.ClassUnauthorized:
+		return apigeev1alpha1.ReasonUnauthorized, false
+	case apigee.ClassForbidden:
+		return apigeev1alpha1.ReasonForbidden, false
+	case apigee.ClassNotFound, apigee.ClassInvalid:
+		return apigeev1alpha1.ReasonInvalidSpec, false
+	case apigee.ClassRateLimited:
+		return apigeev1alpha1.ReasonRateLimited, true
+	}
+	return apigeev1alpha1.ReasonUnreachable, true
+}
+
+func readyCondition(status metav1.ConditionStatus, reason, message string) metav1.Condition {
+	return metav1.Condition{Type: apigeev1alpha1.ConditionReady, Status: status, Reason: reason, Message: message}
+}

@@ -1,0 +1,115 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+)
+
+// maxDeletedKeys bounds status.deletedKeys; the oldest entries go first.
+const maxDeletedKeys = 20
+
+// recordRun copies what a run learned about Apigee into the status.
+func recordRun(st *apigeev1alpha1.DeveloperAppKeyStatus, run *keyRun) {
+	st.Organization = run.org
+	st.PreviousKeys = run.previous
+	st.DeletedKeys = append(st.DeletedKeys, run.deleted...)
+	if n := len(st.DeletedKeys); n > maxDeletedKeys {
+		st.DeletedKeys = st.DeletedKeys[n-maxDeletedKeys:]
+	}
+	if run.current == nil || !run.owns() {
+		return
+	}
+	c := run.current
+	st.KeyStatus = c.Status
+	st.APIProducts = make([]apigeev1alpha1.APIProductStatus, 0, len(c.Products))
+	for _, p := range c.Products {
+		st.APIProducts = append(st.APIProducts, apigeev1alpha1.APIProductStatus{Name: p.Name, Status: p.Status})
+	}
+	st.IssuedAt = timeOrNil(c.IssuedAt.IsZero(), c.IssuedAt)
+	st.ExpiresAt = timeOrNil(c.ExpiresAt.IsZero(), c.ExpiresAt)
+}
+
+func timeOrNil(zero bool, t time.Time) *metav1.Time {
+	if zero {
+		return nil
+	}
+	mt := metav1.NewTime(t)
+	return &mt
+}
+
+// setConditions sets Ready and Synced from the run's outcome.
+func setConditions(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *conditionError) {
+	gen := k.Generation
+	ready, synced := conditionsFor(k, run, failure)
+	ready.ObservedGeneration, synced.ObservedGeneration = gen, gen
+	meta.SetStatusCondition(&k.Status.Conditions, ready)
+	meta.SetStatusCondition(&k.Status.Conditions, synced)
+	k.Status.ObservedGeneration = gen
+}
+
+func conditionsFor(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *conditionError) (ready, synced metav1.Condition) {
+	ok := metav1.Condition{Type: apigeev1alpha1.ConditionSynced, Status: metav1.ConditionTrue,
+		Reason: apigeev1alpha1.ReasonReconcileSucceeded, Message: "The last reconcile succeeded"}
+	switch {
+	case failure != nil && failure.retry && readyTrue(k):
+		// A transient failure does not make a working key unready.
+		ready = *meta.FindStatusCondition(k.Status.Conditions, apigeev1alpha1.ConditionReady)
+		return ready, failed(failure)
+	case failure != nil:
+		return condition(apigeev1alpha1.ConditionReady, metav1.ConditionFalse, failure.reason, failure.message), failed(failure)
+	case run != nil && len(run.drift) > 0:
+		return condition(apigeev1alpha1.ConditionReady, metav1.ConditionFalse, apigeev1alpha1.ReasonDrifted,
+			"ObserveOnly: Apigee differs from the spec; would "+strings.Join(run.drift, "; ")), ok
+	}
+	return condition(apigeev1alpha1.ConditionReady, metav1.ConditionTrue, apigeev1alpha1.ReasonConverged,
+		"Apigee matches the spec"), ok
+}
+
+func failed(f *conditionError) metav1.Condition {
+	return condition(apigeev1alpha1.ConditionSynced, metav1.ConditionFalse, apigeev1alpha1.ReasonReconcileFailed, f.reason+": "+f.message)
+}
+
+func condition(t string, s metav1.ConditionStatus, reason, message string) metav1.Condition {
+	return metav1.Condition{Type: t, Status: s, Reason: reason, Message: message}
+}
+
+func readyTrue(k *apigeev1alpha1.DeveloperAppKey) bool {
+	return meta.IsStatusConditionTrue(k.Status.Conditions, apigeev1alpha1.ConditionReady)
+}
+
+func readyReason(k *apigeev1alpha1.DeveloperAppKey) string {
+	if c := meta.FindStatusCondition(k.Status.Conditions, apigeev1alpha1.ConditionReady); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+// writeStatus writes the status once, only when it changed. A conflict
+// means the object changed meanwhile; its update event requeues it.
+func (r *DeveloperAppKeyReconciler) writeStatus(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, before *apigeev1alpha1.DeveloperAppKeyStatus) error {
+	if equality.Semantic.DeepEqual(before, &k.Status) {
+		return nil
+	}
+	if !equality.Semantic.DeepEqual(before.Conditions, k.Status.Conditions) || before.ConsumerKeyFingerprint != k.Status.ConsumerKeyFingerprint {
+		now := metav1.NewTime(r.now())
+		k.Status.LastSyncTime = &now
+	}
+	return ignoreConflict(r.client.Status().Update(ctx, k))
+}
+
+// warnOnNewFailure emits a Warning event when the Ready reason changes to
+// a failure, not on every resync.
+func (r *DeveloperAppKeyReconciler) warnOnNewFailure(k *apigeev1alpha1.DeveloperAppKey, previousReason string, f *conditionError) {
+	if f == nil || f.reason == previousReason {
+		return
+	}
+	r.event(k, corev1.EventTypeWarning, f.reason, "Reconcile", f.message)
+}
