@@ -28,7 +28,7 @@ type connection struct {
 	object          client.Object
 	spec            *apigeev1alpha1.ApigeeConnectionSpec
 	status          *apigeev1alpha1.ConnectionStatus
-	secretNamespace string                             // empty for workload identity
+	secretNamespace string                            // empty for workload identity
 	allowed         *apigeev1alpha1.AllowedNamespaces // nil: namespaced connection
 }
 

@@ -164,4 +164,3 @@ func keyChanged() predicate.Predicate {
 			return !e.ObjectNew.GetDeletionTimestamp().IsZero()
 		}})
 }
-

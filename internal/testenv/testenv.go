@@ -58,6 +58,10 @@ func Start(t testing.TB) *Env {
 	return env
 }
 
+// StartMain starts a control plane for a whole package (from TestMain);
+// the caller stops it.
+func StartMain() (*Env, error) { return start() }
+
 func start() (*Env, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errNoAssets
