@@ -51,12 +51,45 @@ envtest: ## Build the test control plane binaries into bin/k8s/<version>/ when m
 bench: envtest ## Run the benchmarks and print their figures.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: run-local
+run-local: envtest ## Run control plane, Apigee emulator and operator locally; apply config/samples; Ctrl-C stops.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./cmd/run-local
+
+.PHONY: run
+run: ## Run the operator against the cluster in $$KUBECONFIG.
+	go run ./cmd/apigee-key-operator --metrics-secure=false --metrics-bind-address=:8080 --log-format=console
+
+.PHONY: emulator
+emulator: ## Serve the Apigee emulator (X on :8081, Edge on :8082) seeded from config/emulator/seed.yaml.
+	go run ./cmd/apigee-emulator --seed config/emulator/seed.yaml
+
 ##@ Build
 
 .PHONY: build
 build: ## Build the operator and the emulator into bin/.
 	go build -o $(BIN)/apigee-key-operator ./cmd/apigee-key-operator
 	go build -o $(BIN)/apigee-emulator ./cmd/apigee-emulator
+
+##@ Deploy
+
+.PHONY: build-installer
+build-installer: envtest ## Render config/default (CRDs, RBAC, Deployment) into dist/install.yaml with the pinned kubectl.
+	mkdir -p dist
+	"$(ENVTEST_ASSETS)/kubectl" kustomize config/default > dist/install.yaml.tmp
+	mv dist/install.yaml.tmp dist/install.yaml
+
+.PHONY: chart-crds
+chart-crds: manifests ## Regenerate the Helm chart's CRD templates and RBAC rules from config/.
+	hack/generate-chart-crds.sh
+
+.PHONY: helm-lint
+helm-lint: $(HELM) ## Lint the Helm chart strictly, with default values and with every option set.
+	$(HELM) lint --strict charts/apigee-key-operator
+	$(HELM) lint --strict charts/apigee-key-operator -f test/chart/testdata/all-values.yaml
+
+.PHONY: argocd-docs
+argocd-docs: ## Regenerate docs/argocd-cm.yaml and its copy in docs/argocd.md from the Argo CD health.lua files.
+	go test ./internal/argocd -run TestDocsEmbedCurrentScripts -count=1 -args -update
 
 ##@ Tools
 
@@ -65,6 +98,9 @@ $(CONTROLLER_GEN): hack/tools/go.mod
 
 $(HELM): hack/helm/go.mod
 	go build -C hack/helm -o $(HELM) helm.sh/helm/v3/cmd/helm
+
+.PHONY: helm
+helm: $(HELM) ## Build the pinned Helm into bin/helm.
 
 .PHONY: help
 help: ## Show this help.

@@ -23,7 +23,7 @@ func TestRun(t *testing.T) {
 	out, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--seed", "../../config/samples/emulator-seed.yaml",
+		done <- run(ctx, []string{"--seed", "../../config/emulator/seed.yaml",
 			"--x-addr", "127.0.0.1:0", "--edge-addr", "127.0.0.1:0"}, w)
 		w.Close()
 	}()

@@ -12,7 +12,6 @@ import (
 // cluster is a real kube-apiserver with the pinned kubectl and Helm pointed
 // at it. It starts without CRDs: the chart and the installer bring their own.
 type cluster struct {
-	t          *testing.T
 	kubectl    string
 	kubeconfig string
 }
@@ -29,15 +28,15 @@ func startCluster(t *testing.T) *cluster {
 	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &cluster{t: t, kubectl: kubectl, kubeconfig: kubeconfig}
+	return &cluster{kubectl: kubectl, kubeconfig: kubeconfig}
 }
 
 // run runs kubectl with stdin and fails the test on error.
-func (c *cluster) run(stdin string, args ...string) string {
-	c.t.Helper()
+func (c *cluster) run(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
 	out, err := run(c.kubectl, stdin, nil, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
 	if err != nil {
-		c.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
 }
@@ -46,32 +45,32 @@ func (c *cluster) run(stdin string, args ...string) string {
 // validates everything, CRD schemas and RBAC included, before anything
 // changes), then for real. Pod Security warnings fail the test: the
 // namespaces enforce and warn on "restricted".
-func (c *cluster) apply(manifests string) {
-	c.t.Helper()
+func (c *cluster) apply(t *testing.T, manifests string) {
+	t.Helper()
 	base := []string{"apply", "--server-side", "--force-conflicts", "--field-manager=chart-test", "-f", "-"}
 	for _, args := range [][]string{append(base, "--dry-run=server"), base} {
-		out := c.run(manifests, args...)
+		out := c.run(t, manifests, args...)
 		if strings.Contains(out, "PodSecurity") || strings.Contains(out, "Warning") {
-			c.t.Errorf("kubectl %s warned:\n%s", strings.Join(args, " "), out)
+			t.Errorf("kubectl %s warned:\n%s", strings.Join(args, " "), out)
 		}
 	}
 }
 
 // namespaces creates restricted namespaces, as a careful cluster admin would.
-func (c *cluster) namespaces(names ...string) {
-	c.t.Helper()
+func (c *cluster) namespaces(t *testing.T, names ...string) {
+	t.Helper()
 	var b strings.Builder
 	for _, n := range names {
 		b.WriteString("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + n +
 			"\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/warn: restricted\n")
 	}
-	c.run(b.String(), "apply", "--server-side", "--field-manager=chart-test", "-f", "-")
+	c.run(t, b.String(), "apply", "--server-side", "--field-manager=chart-test", "-f", "-")
 }
 
 // can asserts what a ServiceAccount may do, through impersonation:
 // each check is "verb resource [namespace]"; a leading "!" means must not.
-func (c *cluster) can(sa string, checks ...string) {
-	c.t.Helper()
+func (c *cluster) can(t *testing.T, sa string, checks ...string) {
+	t.Helper()
 	for _, check := range checks {
 		want := !strings.HasPrefix(check, "!")
 		fields := strings.Fields(strings.TrimPrefix(check, "!"))
@@ -85,7 +84,7 @@ func (c *cluster) can(sa string, checks ...string) {
 		}
 		out, _ := run(c.kubectl, "", nil, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
 		if got := strings.TrimSpace(out) == "yes"; got != want {
-			c.t.Errorf("%s: can-i %s = %q, want %v", sa, check, strings.TrimSpace(out), want)
+			t.Errorf("%s: can-i %s = %q, want %v", sa, check, strings.TrimSpace(out), want)
 		}
 	}
 }
@@ -124,14 +123,14 @@ func TestHelmInstallKeepsCRDs(t *testing.T) {
 	if !strings.Contains(out, "kubectl -n apigee-key-operator rollout status deployment/keyop-apigee-key-operator") {
 		t.Errorf("NOTES do not say how to check the rollout:\n%s", out)
 	}
-	c.run("", "get", "deployment", "keyop-apigee-key-operator", "-n", "apigee-key-operator")
+	c.run(t, "", "get", "deployment", "keyop-apigee-key-operator", "-n", "apigee-key-operator")
 
 	out, err = helm(t, env, "uninstall", "keyop", "--namespace", "apigee-key-operator")
 	if err != nil {
 		t.Fatalf("helm uninstall: %v\n%s", err, out)
 	}
 	for _, crd := range []string{"developerappkeys", "apigeeconnections", "clusterapigeeconnections"} {
-		c.run("", "get", "crd", crd+".apigee.keyoperator.io")
+		c.run(t, "", "get", "crd", crd+".apigee.keyoperator.io")
 	}
 	if out, _ := run(c.kubectl, "", nil, "--kubeconfig", c.kubeconfig, "get", "deployment", "-n", "apigee-key-operator", "-o", "name"); strings.TrimSpace(out) != "" {
 		t.Errorf("helm uninstall left %s", out)
@@ -143,47 +142,57 @@ func TestHelmInstallKeepsCRDs(t *testing.T) {
 // included, and the ServiceAccounts get the permissions the markers ask for.
 func TestRenderedManifestsApply(t *testing.T) {
 	c := startCluster(t)
-	c.namespaces("apigee-key-operator", "apigee-keys", "team-a", "team-b")
+	c.namespaces(t, "apigee-key-operator", "apigee-keys", "team-a", "team-b")
 
 	t.Run("chart with default values", func(t *testing.T) {
-		c.t = t
-		c.apply(render(t))
-		c.can("apigee-key-operator:keyop-apigee-key-operator", append(operatorNeeds,
+		c.apply(t, render(t))
+		c.can(t, "apigee-key-operator:keyop-apigee-key-operator", operatorNeeds...)
+		c.can(t, "apigee-key-operator:keyop-apigee-key-operator",
 			"list secrets",
 			"list developerappkeys.apigee.keyoperator.io",
 			"create leases.coordination.k8s.io apigee-key-operator",
 			"create tokenreviews.authentication.k8s.io",
 			"create subjectaccessreviews.authorization.k8s.io",
-		)...)
+		)
 	})
 
 	t.Run("chart with every option", func(t *testing.T) {
-		c.t = t
 		// The test API server has no Prometheus Operator CRDs.
-		c.apply(without(t, render(t, "-f", allValues), "ServiceMonitor"))
-		c.can("apigee-key-operator:apigee-key-operator", append(operatorNeeds,
+		c.apply(t, without(t, render(t, "-f", allValues), "ServiceMonitor"))
+		c.can(t, "apigee-key-operator:apigee-key-operator", operatorNeeds...)
+		c.can(t, "apigee-key-operator:apigee-key-operator",
 			"get secrets team-b",
 			"!list secrets",
 			"!get secrets default",
 			"!list developerappkeys.apigee.keyoperator.io default",
 			"create leases.coordination.k8s.io apigee-keys",
-		)...)
+		)
+	})
+
+	// A negative control: the Pod Security check above is live, so a
+	// Deployment that breaks "restricted" is reported.
+	t.Run("pod security is enforced", func(t *testing.T) {
+		bad := render(t, "--set", "securityContext.allowPrivilegeEscalation=true")
+		out := c.run(t, bad, "apply", "--server-side", "--field-manager=chart-test", "--dry-run=server", "-f", "-")
+		if !strings.Contains(out, "would violate PodSecurity") {
+			t.Errorf("allowPrivilegeEscalation=true passed without a Pod Security warning:\n%s", out)
+		}
 	})
 
 	t.Run("kustomize install (dist/install.yaml)", func(t *testing.T) {
-		c.t = t
 		// `make build-installer` renders the same; rendering here keeps the
 		// test independent of make. The dry run needs the namespace first.
-		manifests := c.run("", "kustomize", filepath.Join(root, "config", "default"))
-		c.namespaces("apigee-key-operator-system")
+		manifests := c.run(t, "", "kustomize", filepath.Join(root, "config", "default"))
+		c.namespaces(t, "apigee-key-operator-system")
 		objs := objects(t, manifests)
 		dep := deployment(t, objs)
 		checkRestricted(t, dep)
 		checkProbes(t, dep, 8081)
 		checkFlagsExist(t, dep.Spec.Template.Spec.Containers[0].Args)
-		c.apply(manifests)
-		c.can("apigee-key-operator-system:apigee-key-operator-controller-manager", append(operatorNeeds,
+		c.apply(t, manifests)
+		c.can(t, "apigee-key-operator-system:apigee-key-operator-controller-manager", operatorNeeds...)
+		c.can(t, "apigee-key-operator-system:apigee-key-operator-controller-manager",
 			"create leases.coordination.k8s.io apigee-key-operator-system",
-		)...)
+		)
 	})
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Seed is the YAML file cmd/apigee-emulator starts from; see
-// config/samples/emulator-seed.yaml.
+// config/emulator/seed.yaml.
 type Seed struct {
 	Organization string          `json:"organization"`
 	Auth         SeedAuth        `json:"auth,omitempty"`

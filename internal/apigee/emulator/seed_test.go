@@ -12,7 +12,7 @@ import (
 // TestSampleSeed: the sample shipped in config/samples is valid and seeds
 // what docs/emulator.md promises.
 func TestSampleSeed(t *testing.T) {
-	seed, err := LoadSeed("../../../config/samples/emulator-seed.yaml")
+	seed, err := LoadSeed("../../../config/emulator/seed.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,223 @@
+// Package localrun runs the whole operator on one machine with Go only: a
+// local control plane (the envtest binaries), the Apigee emulator seeded
+// from config/emulator/seed.yaml, and the manager; it applies
+// config/samples, waits for the sample key to be Ready and tells what
+// happened. `make run-local` calls it.
+package localrun
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/controller"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv"
+)
+
+// Options of a local run.
+type Options struct {
+	RepoRoot string
+	// XAddr is where the emulator serves the X dialect; the sample
+	// connection points there.
+	XAddr string
+	// StateDir receives the kubeconfig and the operator's log.
+	StateDir string
+	Out      io.Writer
+	// Wait bounds the wait for the sample key.
+	Wait time.Duration
+	// Stay keeps everything running until ctx ends (Ctrl-C).
+	Stay bool
+}
+
+const (
+	sampleNamespace = "team-a"
+	sampleKey       = "partner-orders"
+	sampleDeveloper = "partner@example.com"
+	sampleApp       = "orders-app"
+)
+
+// Run starts everything, converges the sample key and reports.
+func Run(ctx context.Context, o Options) error {
+	emu, seeded, xURL, stopEmu, err := startEmulator(o)
+	if err != nil {
+		return err
+	}
+	defer stopEmu()
+	fmt.Fprintf(o.Out, "Apigee emulator (X dialect) on %s, organization %s\n", xURL, emu.Organization())
+
+	env, c, err := startControlPlane(o)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+	kubeconfig := filepath.Join(o.StateDir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
+		return err
+	}
+	if err := startManager(ctx, env, o); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.Out, "Operator running; log in", filepath.Join(o.StateDir, "operator.log"))
+
+	if err := applySamples(ctx, o, kubeconfig); err != nil {
+		return err
+	}
+	if err := pointConnectionAt(ctx, c, xURL); err != nil {
+		return err
+	}
+	k, err := waitReady(ctx, c, o.Wait)
+	if err != nil {
+		return err
+	}
+	report(o.Out, emu, k, seeded)
+	fmt.Fprintf(o.Out, "\nKeep going with kubectl:\n  export KUBECONFIG=%s\n  kubectl get developerappkeys -A\n", kubeconfig)
+	if o.Stay {
+		fmt.Fprintln(o.Out, "Press Ctrl-C to stop.")
+		<-ctx.Done()
+		fmt.Fprintln(o.Out, "Stopping.")
+	}
+	return nil
+}
+
+func startEmulator(o Options) (*emulator.Emulator, []emulator.SeededApp, string, func(), error) {
+	seed, err := emulator.LoadSeed(filepath.Join(o.RepoRoot, "config", "emulator", "seed.yaml"))
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	emu := emulator.New(seed.Options())
+	seeded, err := emu.Apply(seed)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	l, err := net.Listen("tcp", o.XAddr)
+	if err != nil {
+		return nil, nil, "", nil, fmt.Errorf("emulator: %w (is another local run still going?)", err)
+	}
+	srv := &http.Server{Handler: emu.Handler(emulator.X), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return emu, seeded, "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+func startControlPlane(o Options) (*envtest.Environment, client.Client, error) {
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(o.RepoRoot, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the local control plane: %w", err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme()})
+	return env, c, err
+}
+
+func startManager(ctx context.Context, env *envtest.Environment, o Options) error {
+	logFile, err := os.Create(filepath.Join(o.StateDir, "operator.log"))
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 testenv.Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	})
+	if err != nil {
+		return err
+	}
+	if err := controller.Setup(ctx, mgr, controller.Options{ResyncInterval: time.Minute}); err != nil {
+		return err
+	}
+	go func() { _ = mgr.Start(ctx) }()
+	return nil
+}
+
+// applySamples runs the pinned kubectl, as a user would.
+func applySamples(ctx context.Context, o Options, kubeconfig string) error {
+	kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
+	cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-k", filepath.Join(o.RepoRoot, "config", "samples"))
+	out, err := cmd.CombinedOutput()
+	fmt.Fprintf(o.Out, "$ kubectl apply -k config/samples\n%s", out)
+	if err != nil {
+		return fmt.Errorf("kubectl apply: %w", err)
+	}
+	return nil
+}
+
+// pointConnectionAt sets the sample connection's endpoint to the emulator
+// when it listens elsewhere than the sample says.
+func pointConnectionAt(ctx context.Context, c client.Client, url string) error {
+	conn := &apigeev1alpha1.ApigeeConnection{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: sampleNamespace, Name: "prod"}, conn); err != nil {
+		return err
+	}
+	if conn.Spec.Endpoint == url {
+		return nil
+	}
+	patch := client.MergeFrom(conn.DeepCopy())
+	conn.Spec.Endpoint = url
+	return c.Patch(ctx, conn, patch)
+}
+
+func waitReady(ctx context.Context, c client.Client, wait time.Duration) (*apigeev1alpha1.DeveloperAppKey, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	k := &apigeev1alpha1.DeveloperAppKey{}
+	for {
+		err := c.Get(ctx, types.NamespacedName{Namespace: sampleNamespace, Name: sampleKey}, k)
+		cond := meta.FindStatusCondition(k.Status.Conditions, apigeev1alpha1.ConditionReady)
+		if err == nil && cond != nil && cond.Status == "True" {
+			return k, nil
+		}
+		select {
+		case <-ctx.Done():
+			if cond != nil {
+				return nil, fmt.Errorf("sample key not Ready: %s: %s", cond.Reason, cond.Message)
+			}
+			return nil, fmt.Errorf("sample key not Ready: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// report prints what the emulator now holds, by fingerprint only.
+func report(out io.Writer, emu *emulator.Emulator, k *apigeev1alpha1.DeveloperAppKey, seeded []emulator.SeededApp) {
+	fmt.Fprintf(out, "\nDeveloperAppKey %s/%s is Ready: key %s is %s\n", k.Namespace, k.Name, k.Status.ConsumerKeyFingerprint, k.Status.KeyStatus)
+	app, _ := emu.App(sampleDeveloper, sampleApp)
+	fmt.Fprintf(out, "Apigee (emulator) app %s of %s now has %d key(s):\n", sampleApp, sampleDeveloper, len(app.Credentials))
+	for _, c := range app.Credentials {
+		var ps []string
+		for _, p := range c.Products {
+			ps = append(ps, p.Name+"="+p.Status)
+		}
+		fmt.Fprintf(out, "  %s status=%s products=[%s]\n", apigee.Fingerprint(c.ConsumerKey), c.Status, strings.Join(ps, ", "))
+	}
+	for _, s := range seeded {
+		if s.App != sampleApp {
+			continue
+		}
+		if _, still := app.Credential(s.Key.ConsumerKey); !still {
+			fmt.Fprintf(out, "The key Apigee generated for the app (%s) was deleted (autoGeneratedKeys: Delete)\n", apigee.Fingerprint(s.Key.ConsumerKey))
+		}
+	}
+}
