@@ -38,7 +38,9 @@ func converged(mutate ...func(*apigee.Credential)) *apigee.Credential {
 	return c
 }
 
-func appWith(creds ...apigee.Credential) *apigee.App { return &apigee.App{Name: "app", Credentials: creds} }
+func appWith(creds ...apigee.Credential) *apigee.App {
+	return &apigee.App{Name: "app", Credentials: creds}
+}
 
 // summary makes actions comparable without the credentials they carry.
 func summary(actions []action) []string {
@@ -89,11 +91,15 @@ func TestPlan(t *testing.T) {
 			planInput{spec: spec(), secret: "s3cret", current: converged(func(c *apigee.Credential) { c.Status = "revoked" })},
 			[]string{"approve the key"}},
 		{"attributes that differ are set as a set",
-			planInput{spec: spec(func(s *apigeev1alpha1.DeveloperAppKeySpec) { s.Attributes = []apigeev1alpha1.Attribute{{Name: "tier", Value: "gold"}} }),
+			planInput{spec: spec(func(s *apigeev1alpha1.DeveloperAppKeySpec) {
+				s.Attributes = []apigeev1alpha1.Attribute{{Name: "tier", Value: "gold"}}
+			}),
 				secret: "s3cret", current: converged(func(c *apigee.Credential) { c.Attributes = []apigee.Attribute{{Name: "tier", Value: "silver"}} })},
 			[]string{"set attributes"}},
 		{"attributes ride along with an add, so no separate write",
-			planInput{spec: spec(func(s *apigeev1alpha1.DeveloperAppKeySpec) { s.Attributes = []apigeev1alpha1.Attribute{{Name: "tier", Value: "gold"}} }),
+			planInput{spec: spec(func(s *apigeev1alpha1.DeveloperAppKeySpec) {
+				s.Attributes = []apigeev1alpha1.Attribute{{Name: "tier", Value: "gold"}}
+			}),
 				secret: "s3cret", current: converged(func(c *apigee.Credential) { c.Products = nil })},
 			[]string{"add products read, admin"}},
 		{"equal attributes in another order need nothing",
@@ -138,7 +144,7 @@ func TestPlan(t *testing.T) {
 			[]string{"forget rotated-out key " + apigee.Fingerprint("old")}},
 		{"the old key is never retired before the new one converges",
 			planInput{spec: spec(), secret: "s3cret", current: converged(func(c *apigee.Credential) { c.Products = nil }),
-				app: appWith(apigee.Credential{ConsumerKey: "old"}),
+				app:          appWith(apigee.Credential{ConsumerKey: "old"}),
 				previousKeys: []apigeev1alpha1.PreviousKey{{Fingerprint: apigee.Fingerprint("old"), RetireAfter: metav1.NewTime(t0)}}, now: t0},
 			[]string{"add products read, admin"}},
 		{"Keep never deletes auto-generated keys",
@@ -185,4 +191,3 @@ func TestActionStringsHideValues(t *testing.T) {
 		}
 	}
 }
-
