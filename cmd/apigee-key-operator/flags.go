@@ -13,15 +13,17 @@ import (
 
 // options are the operator's command-line settings.
 type options struct {
-	metricsAddr     string
-	metricsSecure   bool
-	probeAddr       string
-	leaderElect     bool
-	leaderElectNS   string
-	resyncInterval  time.Duration
-	watchNamespaces string
-	verbosity       int
-	logFormat       string
+	metricsAddr      string
+	metricsSecure    bool
+	probeAddr        string
+	leaderElect      bool
+	leaderElectNS    string
+	resyncInterval   time.Duration
+	watchNamespaces  string
+	verbosity        int
+	logFormat        string
+	concurrency      int
+	reconcileTimeout time.Duration
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
@@ -33,6 +35,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election lease; defaults to the pod's namespace.")
 	fs.DurationVar(&o.resyncInterval, "resync-interval", 10*time.Minute, "How often a converged key is re-read from Apigee to correct drift.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for DeveloperAppKeys and ApigeeConnections; empty watches all.")
+	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 8, "Objects of each kind reconciled at once. Apigee calls stay within each organization's rate limit whatever this is.")
+	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "Upper bound of one reconcile, including waits for the organization's rate limiter.")
 	fs.IntVar(&o.verbosity, "v", 0, "Log verbosity: 0 info, 1 debug, higher for more detail. Key and secret values are never logged.")
 	fs.StringVar(&o.logFormat, "log-format", "json", "Log format: json or console.")
 	if err := fs.Parse(args); err != nil {
@@ -44,6 +48,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 func (o options) validate() error {
 	if o.resyncInterval < time.Second {
 		return fmt.Errorf("--resync-interval must be at least 1s, got %s", o.resyncInterval)
+	}
+	if o.concurrency < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.concurrency)
 	}
 	if o.verbosity < 0 {
 		return fmt.Errorf("-v must not be negative, got %d", o.verbosity)

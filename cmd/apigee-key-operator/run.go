@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -73,6 +74,7 @@ func managerOptions(o options) ctrl.Options {
 		LeaderElectionID:        "apigee-key-operator.apigee.keyoperator.io",
 		LeaderElectionNamespace: o.leaderElectNS,
 		Cache:                   cacheOpts,
+		Controller:              config.Controller{MaxConcurrentReconciles: o.concurrency, ReconciliationTimeout: o.reconcileTimeout},
 		// Secret data is never cached: reads go to the API server and changes
 		// are noticed through a metadata-only watch (see internal/controller).
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},

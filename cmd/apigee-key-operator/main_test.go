@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv"
+)
+
+func TestParseFlags(t *testing.T) {
+	cases := []struct {
+		reason  string
+		args    []string
+		wantErr string
+	}{
+		{"defaults are valid", nil, ""},
+		{"every flag", []string{"--metrics-bind-address=0", "--metrics-secure=false", "--leader-elect", "--resync-interval=1m",
+			"--watch-namespaces=a, b", "-v=5", "--log-format=console", "--max-concurrent-reconciles=2"}, ""},
+		{"resync too short", []string{"--resync-interval=10ms"}, "--resync-interval must be at least 1s"},
+		{"bad log format", []string{"--log-format=xml"}, `--log-format must be "json" or "console"`},
+		{"negative verbosity", []string{"-v=-1"}, "-v must not be negative"},
+		{"no workers", []string{"--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles must be at least 1"},
+	}
+	for _, c := range cases {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		_, err := parseFlags(fs, c.args)
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", c.reason, err)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%s: got %v, want %q", c.reason, err, c.wantErr)
+		}
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	o, _ := parseFlags(fs, []string{"--watch-namespaces= a,,b "})
+	if got := o.namespaces(); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Errorf("namespaces() = %q", got)
+	}
+}
+
+// TestRunServesProbesAndMetrics starts the real manager against the test
+// control plane and checks its probe and metrics endpoints.
+func TestRunServesProbesAndMetrics(t *testing.T) {
+	env := testenv.Start(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", kubeconfig)
+	probes, metrics := freeAddr(t), freeAddr(t)
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	o, err := parseFlags(fs, []string{"--health-probe-bind-address=" + probes, "--metrics-bind-address=" + metrics, "--metrics-secure=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, o) }()
+	waitOK(t, "http://"+probes+"/healthz", "ok")
+	waitOK(t, "http://"+probes+"/readyz", "ok")
+	// The controllers register once started, with the configured workers.
+	waitOK(t, "http://"+metrics+"/metrics", `controller_runtime_max_concurrent_reconciles{controller="developerappkey"} 8`)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v after cancel", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("manager did not stop")
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitOK waits until url answers 200 with a body containing want.
+func waitOK(t *testing.T, url, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), want) {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered 200 with %q", url, want)
+}
+
