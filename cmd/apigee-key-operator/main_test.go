@@ -106,4 +106,3 @@ func waitOK(t *testing.T, url, want string) {
 	}
 	t.Fatalf("%s never answered 200 with %q", url, want)
 }
-

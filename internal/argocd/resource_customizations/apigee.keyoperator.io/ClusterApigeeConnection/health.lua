@@ -1,6 +1,6 @@
 -- Argo CD health check for apigee.keyoperator.io objects (DeveloperAppKey,
 -- ApigeeConnection and ClusterApigeeConnection share this script).
--- Argo CD opens only the base and table libraries: no string functions here.
+-- Argo CD does not open the string library: no string functions here.
 local hs = {}
 
 -- Ready=False reasons the operator retries by itself: still converging.
