@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 generated() {
-	find api config/crd/bases config/rbac/role.yaml charts/apigee-key-operator/templates/crds \
+	find api config/crd/bases config/rbac/role.yaml charts/apigee-key-operator/templates \
 		\( -name 'zz_generated*.go' -o -path 'config/crd/bases/*' -o -name role.yaml -o -path '*/templates/crds/*' \) \
 		-type f 2>/dev/null | sort | xargs -r sha256sum
 }

@@ -97,9 +97,13 @@ type apigeeOrg struct {
 	autoKey apigee.Credential
 }
 
-func newApigee(t *testing.T, d emulator.Dialect, org string) *apigeeOrg {
+func newApigee(t *testing.T, d emulator.Dialect, org string, options ...func(*emulator.Options)) *apigeeOrg {
 	t.Helper()
-	emu := emulator.New(emulator.Options{Organization: org, BearerToken: token})
+	opts := emulator.Options{Organization: org, BearerToken: token}
+	for _, o := range options {
+		o(&opts)
+	}
+	emu := emulator.New(opts)
 	emu.AddDeveloper(developer)
 	emu.AddProduct("orders-read", "auto")
 	emu.AddProduct("orders-admin", "manual")
@@ -145,12 +149,16 @@ func (a *apigeeOrg) writes() int {
 }
 
 // setup creates a namespace with the connection's token Secret and a Ready
-// connection named "prod" pointing at the emulator.
-func setup(t *testing.T, d emulator.Dialect) (*apigeeOrg, string) {
+// connection named "prod" pointing at the emulator. Options adjust the
+// emulator (an OnCall hook, say). When the test ends its keys are released
+// and deleted before the emulator stops, so no leftover object keeps
+// reconciling against a closed server while later tests run.
+func setup(t *testing.T, d emulator.Dialect, options ...func(*emulator.Options)) (*apigeeOrg, string) {
 	t.Helper()
 	ns := namespace(t)
 	org := "org-" + ns // each test its own organization, as consumer keys are unique per organization
-	a := newApigee(t, d, org)
+	a := newApigee(t, d, org, options...)
+	t.Cleanup(func() { releaseKeys(ns) })
 	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "apigee-token"},
 		StringData: map[string]string{"token": token}})
 	platform := apigeev1alpha1.PlatformX
@@ -165,6 +173,23 @@ func setup(t *testing.T, d emulator.Dialect) (*apigeeOrg, string) {
 	})
 	waitConnectionReady(t, ns, "prod")
 	return a, ns
+}
+
+// releaseKeys strips the finalizers of the namespace's keys and deletes
+// them, leaving Apigee alone.
+func releaseKeys(ns string) {
+	ctx := context.Background()
+	list := &apigeev1alpha1.DeveloperAppKeyList{}
+	if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		k := &list.Items[i]
+		patch := client.MergeFrom(k.DeepCopy())
+		k.Finalizers = nil
+		_ = k8s.Patch(ctx, k, patch)
+		_ = k8s.Delete(ctx, k)
+	}
 }
 
 func namespace(t *testing.T) string {
