@@ -4,9 +4,6 @@ import (
 	"context"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 )
@@ -19,20 +16,9 @@ type ClusterApigeeConnectionReconciler struct {
 // Reconcile probes one ClusterApigeeConnection.
 func (r *ClusterApigeeConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	c := &apigeev1alpha1.ClusterApigeeConnection{}
-	if err := r.prober.client.Get(ctx, req.NamespacedName, c); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !c.DeletionTimestamp.IsZero() {
-		r.prober.connections.Forget(c.UID)
-		return ctrl.Result{}, nil
-	}
-	return r.prober.reconcile(ctx, fromCluster(c))
+	return r.prober.reconcileObject(ctx, req, c, func() *connection { return fromCluster(c) })
 }
 
 func (r *ClusterApigeeConnectionReconciler) setup(mgr ctrl.Manager, secrets *secretWatch) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("clusterapigeeconnection").
-		For(&apigeev1alpha1.ClusterApigeeConnection{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WatchesMetadata(secretMetadata(), secrets.toConnections(apigeev1alpha1.GroupVersion.WithKind("ClusterApigeeConnection"))).
-		Complete(r)
+	return r.prober.setup(mgr, r, "ClusterApigeeConnection", &apigeev1alpha1.ClusterApigeeConnection{}, secrets)
 }

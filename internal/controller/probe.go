@@ -3,13 +3,17 @@ package controller
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -21,6 +25,29 @@ type connectionProber struct {
 	client      client.Client
 	connections *Connections
 	interval    time.Duration
+}
+
+// reconcileObject loads a connection of either kind and probes it; a
+// deleted connection's client is dropped.
+func (p *connectionProber) reconcileObject(ctx context.Context, req ctrl.Request, obj client.Object, wrap func() *connection) (ctrl.Result, error) {
+	if err := p.client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		p.connections.Forget(obj.GetUID())
+		return ctrl.Result{}, nil
+	}
+	return p.reconcile(ctx, wrap())
+}
+
+// setup watches a connection kind (spec changes only: status writes are
+// ours) and the Secrets it uses.
+func (p *connectionProber) setup(mgr ctrl.Manager, r reconcile.Reconciler, kind string, obj client.Object, secrets *secretWatch) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(strings.ToLower(kind)).
+		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(secretMetadata(), secrets.toConnections(apigeev1alpha1.GroupVersion.WithKind(kind))).
+		Complete(r)
 }
 
 // reconcile probes conn and writes its status if it changed.

@@ -12,6 +12,7 @@ import (
 // cluster is a real kube-apiserver with the pinned kubectl and Helm pointed
 // at it. It starts without CRDs: the chart and the installer bring their own.
 type cluster struct {
+	env        *envtest.Environment
 	kubectl    string
 	kubeconfig string
 }
@@ -28,7 +29,7 @@ func startCluster(t *testing.T) *cluster {
 	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &cluster{kubectl: kubectl, kubeconfig: kubeconfig}
+	return &cluster{env: env, kubectl: kubectl, kubeconfig: kubeconfig}
 }
 
 // run runs kubectl with stdin and fails the test on error.

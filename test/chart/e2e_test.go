@@ -3,7 +3,6 @@ package chart
 import (
 	"context"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,13 +29,13 @@ const releaseNamespace = "apigee-key-operator"
 // with kubectl and waits for the sample key with `kubectl wait`: the chart's
 // RBAC is enough to converge and delete a key.
 func TestEndToEndUnderChartRBAC(t *testing.T) {
-	env, c := startE2ECluster(t)
+	c := startCluster(t)
 	c.namespaces(t, releaseNamespace)
 	manifests := render(t)
 	c.apply(t, manifests)
 
 	emu, url := startEmulator(t)
-	startManagerAs(t, env.Config, "system:serviceaccount:"+releaseNamespace+":"+serviceAccountName(t, manifests))
+	startManagerAs(t, c.env.Config, "system:serviceaccount:"+releaseNamespace+":"+serviceAccountName(t, manifests))
 
 	c.run(t, "", "apply", "-k", filepath.Join(root, "config", "samples"))
 	c.run(t, "", "-n", "team-a", "patch", "apigeeconnection", "prod", "--type=merge", "-p", `{"spec":{"endpoint":"`+url+`"}}`)
@@ -57,22 +55,6 @@ func TestEndToEndUnderChartRBAC(t *testing.T) {
 	if app, _ := emu.App("partner@example.com", "orders-app"); len(app.Credentials) != 0 {
 		t.Errorf("deletionPolicy Delete left %d keys", len(app.Credentials))
 	}
-}
-
-// startE2ECluster starts a control plane without CRDs (the chart brings
-// them) and returns it with a kubectl pointed at it.
-func startE2ECluster(t *testing.T) (*envtest.Environment, *cluster) {
-	t.Helper()
-	env := &envtest.Environment{}
-	if _, err := env.Start(); err != nil {
-		t.Fatalf("starting the test control plane: %v", err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return env, &cluster{kubectl: kubectlBinary(t), kubeconfig: kubeconfig}
 }
 
 func startEmulator(t *testing.T) (*emulator.Emulator, string) {
