@@ -265,7 +265,7 @@ func (cs *Connections) authConfig(ctx context.Context, conn *connection) (auth.C
 func (cs *Connections) secretData(ctx context.Context, conn *connection) (map[string][]byte, error) {
 	key, _ := conn.secretKey()
 	s := &corev1.Secret{}
-	if err := cs.apiReader.Get(ctx, key, s); err != nil {
+	if err := cs.apiReader.Get(withoutBodyLogs(ctx), key, s); err != nil {
 		return nil, secretError(err, key)
 	}
 	return s.Data, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +27,7 @@ type keyCredentials struct {
 // data is never cached) and validates its values. With generate set and no
 // Secret, it creates one first.
 func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) (keyCredentials, error) {
+	ctx = withoutBodyLogs(ctx)
 	s := &corev1.Secret{}
 	name := types.NamespacedName{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
 	err := r.apiReader.Get(ctx, name, s)
@@ -41,6 +43,14 @@ func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apig
 		return keyCredentials{}, err
 	}
 	return credentialsFrom(s, &k.Spec.Credentials)
+}
+
+// withoutBodyLogs returns ctx with a logger that drops everything, for
+// Kubernetes calls that read or write Secret data: client-go logs request
+// and response bodies at V(8) through the context's logger, and a Secret's
+// body holds the values that must never be logged, at any verbosity.
+func withoutBodyLogs(ctx context.Context) context.Context {
+	return logr.NewContext(ctx, logr.Discard())
 }
 
 // credentialsFrom checks the Secret's values against Apigee's rules. The

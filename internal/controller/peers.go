@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -19,7 +20,7 @@ type peerView struct {
 
 // claimedByOlder returns the older DeveloperAppKey that already manages the
 // consumer key in the same organization, if any. The later object gets
-// KeyConflict; creation time decides, then namespace/name.
+// KeyConflict; see claimsFirst for what "later" means.
 func (r *DeveloperAppKeyReconciler) claimedByOlder(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, org, fp string) (*apigeev1alpha1.DeveloperAppKey, error) {
 	list := &apigeev1alpha1.DeveloperAppKeyList{}
 	if err := r.client.List(ctx, list, client.MatchingFields{indexFingerprint: fp}); err != nil {
@@ -27,19 +28,33 @@ func (r *DeveloperAppKeyReconciler) claimedByOlder(ctx context.Context, k *apige
 	}
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID != k.UID && other.Status.Organization == org && older(other, k) {
+		if other.UID != k.UID && other.Status.Organization == org && claimsFirst(other, k, fp) {
 			return other, nil
 		}
 	}
 	return nil, nil
 }
 
-func older(a, b *apigeev1alpha1.DeveloperAppKey) bool {
+// claimsFirst reports whether a's claim on the key fp comes before b's.
+// The earlier creation wins. Creation times have one-second resolution,
+// and objects applied together often share one: on a tie the object that
+// already manages the key keeps it (else a newcomer whose name sorts
+// first would take a working key over, and deleting the newcomer would
+// delete the key), then namespace/name decides.
+func claimsFirst(a, b *apigeev1alpha1.DeveloperAppKey, fp string) bool {
 	ta, tb := a.CreationTimestamp.Time, b.CreationTimestamp.Time
 	if !ta.Equal(tb) {
 		return ta.Before(tb)
 	}
+	if ma, mb := manages(a, fp), manages(b, fp); ma != mb {
+		return ma
+	}
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// manages reports whether k's status records the key fp as its own.
+func manages(k *apigeev1alpha1.DeveloperAppKey, fp string) bool {
+	return slices.Contains(managedFingerprints(k), fp)
 }
 
 func conflictError(other *apigeev1alpha1.DeveloperAppKey) error {

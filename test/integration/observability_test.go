@@ -1,0 +1,100 @@
+package integration
+
+import (
+	"maps"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
+)
+
+// normalEvents counts the object's Normal events by reason once count
+// of them have arrived.
+func normalEvents(t *testing.T, ns, name string, count int) map[string]int {
+	t.Helper()
+	var got map[string]int
+	eventually(t, "Normal events for "+name, func() (bool, string) {
+		got = map[string]int{}
+		n := 0
+		for _, e := range keyEvents(t, ns, name) {
+			if e.Type == corev1.EventTypeNormal {
+				got[e.Reason]++
+				n++
+			}
+		}
+		return n >= count, "have " + fmtCounts(got)
+	})
+	return got
+}
+
+func fmtCounts(m map[string]int) string {
+	s := ""
+	for _, k := range sortedKeys(m) {
+		s += k + "=" + itoa(m[k]) + " "
+	}
+	return s
+}
+
+// TestOneEventPerChange: every Apigee change made is one Normal Event.
+func TestOneEventPerChange(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		a, ns := setup(t, d)
+		create(t, credentialsSecret(ns, "creds", "eventKey", "eventSecret"))
+		create(t, newKey(ns, "orders", "creds"))
+		waitConverged(t, ns, "orders")
+		want := map[string]int{"ImportKey": 1, "AddProducts": 1, "SetProductStatus": 1}
+		if got := normalEvents(t, ns, "orders", 3); !maps.Equal(got, want) {
+			t.Errorf("events after import = %s, want %s", fmtCounts(got), fmtCounts(want))
+		}
+		if n := a.changes(); n != 3 {
+			t.Errorf("%d changes in Apigee for 3 events: %v", n, a.emu.CallLog())
+		}
+
+		update(t, ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) { k.Spec.Status = apigeev1alpha1.Revoked })
+		waitConverged(t, ns, "orders")
+		want["SetKeyStatus"] = 1
+		if got := normalEvents(t, ns, "orders", 4); !maps.Equal(got, want) {
+			t.Errorf("events after revoking = %s, want %s", fmtCounts(got), fmtCounts(want))
+		}
+	})
+}
+
+// TestMetrics: Apigee requests are counted by organization, operation and
+// code, matching what the emulator received; keys are counted by Ready
+// reason and forgotten when deleted.
+func TestMetrics(t *testing.T) {
+	a, ns := setup(t, emulator.X)
+	org := a.emu.Organization()
+	create(t, credentialsSecret(ns, "creds", "metricKey", "metricSecret"))
+	create(t, newKey(ns, "orders", "creds"))
+	waitConverged(t, ns, "orders")
+
+	requests := map[string]string{"ImportKey": emulator.OpCreateKey, "AddProducts": emulator.OpUpdateKey,
+		"SetProductStatus": emulator.OpSetKeyProductStatus, "Probe": emulator.OpGetOrganization}
+	for op, emuOp := range requests {
+		got := metricSum(t, "apigee_key_operator_apigee_requests_total", map[string]string{"organization": org, "operation": op})
+		if want := float64(a.emu.Calls(emuOp)); got != want || want == 0 {
+			t.Errorf("requests_total{operation=%s} = %v, emulator saw %v", op, got, want)
+		}
+	}
+	if got := metricSum(t, "apigee_key_operator_apigee_requests_total", map[string]string{"organization": org, "operation": "ImportKey", "code": "200"}) +
+		metricSum(t, "apigee_key_operator_apigee_requests_total", map[string]string{"organization": org, "operation": "ImportKey", "code": "201"}); got != 1 {
+		t.Errorf("successful ImportKey requests = %v, want 1", got)
+	}
+	if got := metricSum(t, "apigee_key_operator_developerappkeys", map[string]string{"reason": apigeev1alpha1.ReasonConverged}); got < 1 {
+		t.Errorf("developerappkeys{reason=Converged} = %v", got)
+	}
+
+	gauge := func() float64 {
+		return metricSum(t, "apigee_key_operator_developerappkeys", map[string]string{"reason": apigeev1alpha1.ReasonSecretNotFound})
+	}
+	before := gauge()
+	create(t, newKey(ns, "unset", "no-such-secret"))
+	waitReason(t, ns, "unset", apigeev1alpha1.ReasonSecretNotFound)
+	eventually(t, "SecretNotFound counted", func() (bool, string) { return gauge() == before+1, "" })
+	deleteKey(t, ns, "unset")
+	waitGone(t, ns, "unset")
+	eventually(t, "deleted key forgotten", func() (bool, string) { return gauge() == before, "" })
+}
