@@ -69,7 +69,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer func() { _ = env.Stop() }()
-	kubeconfig := filepath.Join(o.StateDir, "kubeconfig")
+	kubeconfig, err := filepath.Abs(filepath.Join(o.StateDir, "kubeconfig"))
+	if err != nil {
+		return err
+	}
 	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		return err
 	}
