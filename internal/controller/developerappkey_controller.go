@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -118,7 +119,11 @@ func (r *DeveloperAppKeyReconciler) finish(ctx context.Context, k *apigeev1alpha
 	r.warnOnNewFailure(k, previousReason, failure)
 	r.metrics.set(types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, readyReason(k))
 	if werr := r.writeStatus(ctx, k, before); werr != nil {
-		return ctrl.Result{}, werr
+		if apierrors.IsConflict(werr) {
+			// The object changed meanwhile: come back soon, quietly.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(werr)
 	}
 	if failure != nil && failure.retry {
 		return ctrl.Result{}, err // transient: the queue backs off

@@ -3,8 +3,6 @@ package controller
 import (
 	"errors"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
@@ -63,13 +61,4 @@ func notFoundReason(err error) (string, bool) {
 		return apigeev1alpha1.ReasonProductNotFound, true
 	}
 	return "", false
-}
-
-// ignoreConflict drops optimistic-lock conflicts on our own writes: the
-// update event that caused them requeues the object anyway.
-func ignoreConflict(err error) error {
-	if apierrors.IsConflict(err) {
-		return nil
-	}
-	return err
 }

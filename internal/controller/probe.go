@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,7 +60,10 @@ func (p *connectionProber) reconcile(ctx context.Context, conn *connection) (ctr
 	conn.status.ObservedGeneration = conn.object.GetGeneration()
 	if !equality.Semantic.DeepEqual(before, conn.status) {
 		if err := p.client.Status().Update(ctx, conn.object); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(ignoreConflict(err))
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{RequeueAfter: time.Second}, nil // changed meanwhile: retry quietly
+			}
+			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
 	if retry != nil {

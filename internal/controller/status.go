@@ -92,8 +92,7 @@ func readyReason(k *apigeev1alpha1.DeveloperAppKey) string {
 	return ""
 }
 
-// writeStatus writes the status once, only when it changed. A conflict
-// means the object changed meanwhile; its update event requeues it.
+// writeStatus writes the status once, only when it changed.
 func (r *DeveloperAppKeyReconciler) writeStatus(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, before *apigeev1alpha1.DeveloperAppKeyStatus) error {
 	if equality.Semantic.DeepEqual(before, &k.Status) {
 		return nil
@@ -102,7 +101,7 @@ func (r *DeveloperAppKeyReconciler) writeStatus(ctx context.Context, k *apigeev1
 		now := metav1.NewTime(r.now())
 		k.Status.LastSyncTime = &now
 	}
-	return ignoreConflict(r.client.Status().Update(ctx, k))
+	return r.client.Status().Update(ctx, k)
 }
 
 // warnOnNewFailure emits a Warning event when the Ready reason changes to
