@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -55,6 +56,15 @@ func (c Credential) String() string {
 // GoString keeps %#v from printing the key and secret.
 func (c Credential) GoString() string { return c.String() }
 
+// Clone returns a deep copy, so callers can change it freely.
+func (c *Credential) Clone() Credential {
+	out := *c
+	out.Products = slices.Clone(c.Products)
+	out.Attributes = slices.Clone(c.Attributes)
+	out.Scopes = slices.Clone(c.Scopes)
+	return out
+}
+
 // App is a developer app with all of its credentials.
 type App struct {
 	Name        string
@@ -62,6 +72,16 @@ type App struct {
 	DeveloperID string
 	Credentials []Credential
 	CreatedAt   time.Time
+}
+
+// Clone returns a deep copy of the app and its credentials.
+func (a *App) Clone() *App {
+	out := *a
+	out.Credentials = make([]Credential, len(a.Credentials))
+	for i := range a.Credentials {
+		out.Credentials[i] = a.Credentials[i].Clone()
+	}
+	return &out
 }
 
 // Credential returns the app's credential with the given consumer key.

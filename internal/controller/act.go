@@ -63,7 +63,7 @@ func (run *keyRun) readApp(ctx context.Context, fresh bool) error {
 	run.app = app
 	run.current = nil
 	if c, ok := app.Credential(run.creds.key); ok {
-		cc := copyCredential(c)
+		cc := c.Clone()
 		run.current = &cc
 	}
 	return nil
@@ -174,7 +174,7 @@ func (run *keyRun) took(cred *apigee.Credential, err error) error {
 	if err != nil {
 		return err
 	}
-	c := copyCredential(cred)
+	c := cred.Clone()
 	run.current = &c
 	return nil
 }

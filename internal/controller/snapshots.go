@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -36,14 +35,14 @@ func (s *appSnapshots) get(ctx context.Context, c apigee.Client, org, developer,
 	snap, ok := s.cache[id]
 	s.mu.Unlock()
 	if ok && s.now().Sub(snap.taken) < s.ttl {
-		return copyApp(snap.app), nil
+		return snap.app.Clone(), nil
 	}
 	a, err := c.GetApp(ctx, developer, app)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.cache[id] = appSnapshot{app: copyApp(a), taken: s.now()}
+	s.cache[id] = appSnapshot{app: a.Clone(), taken: s.now()}
 	s.mu.Unlock()
 	return a, nil
 }
@@ -53,21 +52,4 @@ func (s *appSnapshots) drop(org, developer, app string) {
 	s.mu.Lock()
 	delete(s.cache, appIndexValue(org, developer, app))
 	s.mu.Unlock()
-}
-
-func copyApp(a *apigee.App) *apigee.App {
-	out := *a
-	out.Credentials = make([]apigee.Credential, len(a.Credentials))
-	for i := range a.Credentials {
-		out.Credentials[i] = copyCredential(&a.Credentials[i])
-	}
-	return &out
-}
-
-func copyCredential(c *apigee.Credential) apigee.Credential {
-	out := *c
-	out.Products = slices.Clone(c.Products)
-	out.Attributes = slices.Clone(c.Attributes)
-	out.Scopes = slices.Clone(c.Scopes)
-	return out
 }

@@ -153,7 +153,7 @@ func (e *Emulator) AddApp(developer, app string) (apigee.Credential, error) {
 	if err != nil {
 		return apigee.Credential{}, errors.New(err.message)
 	}
-	return cloneCredential(a.creds[0]), nil
+	return a.creds[0].Clone(), nil
 }
 
 // freshKey generates a consumer key not yet used in the org. Call with e.mu

@@ -202,7 +202,7 @@ func (e *Emulator) setKeyStatus(wr wire, rt route, _ []byte) (int, any, *apiErro
 	c, err := e.s.setKeyStatus(rt.ref, action, e.now())
 	var out apigee.Credential
 	if err == nil {
-		out = cloneCredential(c)
+		out = c.Clone()
 	}
 	e.mu.Unlock()
 	if err != nil {
@@ -233,7 +233,7 @@ func (e *Emulator) keyResult(wr wire, f func() (*apigee.Credential, *apiError), 
 	c, err := f()
 	var out apigee.Credential
 	if err == nil {
-		out = cloneCredential(c)
+		out = c.Clone()
 	}
 	e.mu.Unlock()
 	if err != nil {

@@ -356,14 +356,6 @@ func validateSecretValue(field, code, v string) *apiError {
 
 // --- copies ------------------------------------------------------------------
 
-func cloneCredential(c *apigee.Credential) apigee.Credential {
-	out := *c
-	out.Products = slices.Clone(c.Products)
-	out.Attributes = slices.Clone(c.Attributes)
-	out.Scopes = slices.Clone(c.Scopes)
-	return out
-}
-
 func (a *app) snapshot() appSnapshot {
 	s := appSnapshot{
 		App:            apigee.App{Name: a.name, AppID: a.id, DeveloperID: a.developerID, CreatedAt: a.createdAt},
@@ -371,7 +363,7 @@ func (a *app) snapshot() appSnapshot {
 		LastModifiedAt: a.modifiedAt,
 	}
 	for _, c := range a.creds {
-		s.Credentials = append(s.Credentials, cloneCredential(c))
+		s.Credentials = append(s.Credentials, c.Clone())
 	}
 	return s
 }
