@@ -32,14 +32,15 @@ func validateValue(op, what, v string) error {
 		return invalid(op, fmt.Sprintf("%s is %d bytes, more than the %d allowed", what, len(v), MaxKeyBytes))
 	}
 	for i := 0; i < len(v); i++ {
-		if !validKeyByte(v[i]) {
+		if !ValidKeyByte(v[i]) {
 			return invalid(op, fmt.Sprintf("%s contains a character other than letters, digits, '_' and '-' at byte %d", what, i))
 		}
 	}
 	return nil
 }
 
-func validKeyByte(b byte) bool {
+// ValidKeyByte reports whether b may appear in a consumer key or secret.
+func ValidKeyByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-'
 }
 

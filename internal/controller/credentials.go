@@ -13,10 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
-
-// maxCredentialBytes is Apigee's limit for a consumer key or secret.
-const maxCredentialBytes = 2048
 
 // keyCredentials are the values to import. Never log or print them.
 type keyCredentials struct {
@@ -78,19 +76,15 @@ func credentialValue(s *corev1.Secret, field, what string) (string, error) {
 		return "", invalid("is missing")
 	case len(raw) == 0:
 		return "", invalid("is empty")
-	case len(raw) > maxCredentialBytes:
-		return "", invalid(fmt.Sprintf("is %d bytes; Apigee allows at most %d", len(raw), maxCredentialBytes))
+	case len(raw) > apigee.MaxKeyBytes:
+		return "", invalid(fmt.Sprintf("is %d bytes; Apigee allows at most %d", len(raw), apigee.MaxKeyBytes))
 	}
 	for _, b := range raw {
-		if !validCredentialByte(b) {
+		if !apigee.ValidKeyByte(b) {
 			return "", invalid("has characters Apigee rejects: use only letters, digits, '_' and '-'")
 		}
 	}
 	return string(raw), nil
-}
-
-func validCredentialByte(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-'
 }
 
 // generateSecret creates the credentials Secret with random values, owned

@@ -9,10 +9,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
 
 func TestCredentialsFrom(t *testing.T) {
-	long := strings.Repeat("k", maxCredentialBytes+1)
+	long := strings.Repeat("k", apigee.MaxKeyBytes+1)
 	cases := []struct {
 		reason  string
 		data    map[string]string
@@ -64,7 +65,7 @@ func TestRandomCredentialIsValid(t *testing.T) {
 			t.Fatalf("length %d", len(v))
 		}
 		for i := 0; i < len(v); i++ {
-			if !validCredentialByte(v[i]) || v[i] == '_' || v[i] == '-' {
+			if !apigee.ValidKeyByte(v[i]) || v[i] == '_' || v[i] == '-' {
 				t.Fatalf("invalid character %q", v[i])
 			}
 		}
