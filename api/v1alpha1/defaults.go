@@ -65,6 +65,22 @@ func (c *CredentialsSource) SecretField() string {
 	return orDefault(c.ConsumerSecretField, DefaultConsumerSecretField)
 }
 
+// KeyOr is the Secret data key holding the value, or def when unset
+// (DefaultServiceAccountKey, DefaultBearerTokenKey).
+func (s *SecretKeyAuth) KeyOr(def string) string {
+	return orDefault(s.Key, def)
+}
+
+// UsernameField is the Secret data key of the username.
+func (b *BasicAuth) UsernameField() string {
+	return orDefault(b.UsernameKey, "username")
+}
+
+// PasswordField is the Secret data key of the password.
+func (b *BasicAuth) PasswordField() string {
+	return orDefault(b.PasswordKey, "password")
+}
+
 // EffectiveGracePeriod is how long a rotated-out key keeps working.
 func (r *RotationPolicy) EffectiveGracePeriod() time.Duration {
 	if r.GracePeriod.Duration == 0 {

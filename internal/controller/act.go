@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -78,7 +79,7 @@ func (run *keyRun) converge(ctx context.Context) error {
 			return nil
 		}
 		if run.k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly {
-			return run.recordDrift(ctx, steps)
+			return run.recordDrift(ctx)
 		}
 		if err := run.act(ctx, steps[0]); err != nil {
 			return err
@@ -94,21 +95,15 @@ func (run *keyRun) planInput() planInput {
 	}
 }
 
-// recordDrift reads the app if the plan needs it and lists what differs.
-func (run *keyRun) recordDrift(ctx context.Context, steps []action) error {
-	if run.current == nil && run.app == nil {
+// recordDrift lists what differs, reading the app first: with it read the
+// plan is complete (it never asks for another read).
+func (run *keyRun) recordDrift(ctx context.Context) error {
+	if run.app == nil {
 		if err := run.readApp(ctx, false); err != nil {
 			return err
 		}
-		steps = plan(run.planInput())
 	}
-	for _, s := range steps {
-		if s.kind == actReadApp {
-			if err := run.readApp(ctx, false); err != nil {
-				return err
-			}
-			return run.recordDrift(ctx, plan(run.planInput()))
-		}
+	for _, s := range plan(run.planInput()) {
 		run.drift = append(run.drift, s.String())
 	}
 	return nil
@@ -311,5 +306,5 @@ func capitalize(s string) string {
 	if s == "" {
 		return s
 	}
-	return string(s[0]-'a'+'A') + s[1:]
+	return strings.ToUpper(s[:1]) + s[1:]
 }

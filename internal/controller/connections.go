@@ -102,18 +102,12 @@ func NewConnections(cached client.Client, apiReader client.Reader, factory Clien
 	}
 }
 
-// errConnection is a connection problem a key reports with a reason.
-type errConnection struct{ reason, message string }
-
-func (e *errConnection) Error() string { return e.message }
-
 // Get returns the connection a key references, checking that the key's
 // namespace may use it.
 func (cs *Connections) Get(ctx context.Context, ref apigeev1alpha1.ConnectionReference, namespace string) (*connection, error) {
 	conn, err := cs.load(ctx, ref, namespace)
 	if apierrors.IsNotFound(err) {
-		return nil, &errConnection{apigeev1alpha1.ReasonConnectionNotFound,
-			fmt.Sprintf("%s %q not found", ref.ConnectionKind(), ref.Name)}
+		return nil, terminal(apigeev1alpha1.ReasonConnectionNotFound, fmt.Sprintf("%s %q not found", ref.ConnectionKind(), ref.Name))
 	}
 	if err != nil {
 		return nil, err
@@ -123,8 +117,7 @@ func (cs *Connections) Get(ctx context.Context, ref apigeev1alpha1.ConnectionRef
 		return nil, err
 	}
 	if !allowed {
-		return nil, &errConnection{apigeev1alpha1.ReasonConnectionNotAllowed,
-			fmt.Sprintf("ClusterApigeeConnection %q does not allow namespace %q: add it to spec.allowedNamespaces", ref.Name, namespace)}
+		return nil, terminal(apigeev1alpha1.ReasonConnectionNotAllowed, fmt.Sprintf("ClusterApigeeConnection %q does not allow namespace %q: add it to spec.allowedNamespaces", ref.Name, namespace))
 	}
 	return conn, nil
 }
@@ -243,22 +236,22 @@ func (cs *Connections) authConfig(ctx context.Context, conn *connection) (auth.C
 	switch {
 	case a.ServiceAccountKey != nil:
 		return auth.Config{Method: auth.MethodServiceAccountKey,
-			ServiceAccountKey: data[orDefault(a.ServiceAccountKey.Key, apigeev1alpha1.DefaultServiceAccountKey)]}, nil
+			ServiceAccountKey: data[a.ServiceAccountKey.KeyOr(apigeev1alpha1.DefaultServiceAccountKey)]}, nil
 	case a.Basic != nil:
 		return auth.Config{Method: auth.MethodBasic,
-			Username: string(data[orDefault(a.Basic.UsernameKey, "username")]),
-			Password: string(data[orDefault(a.Basic.PasswordKey, "password")])}, nil
+			Username: string(data[a.Basic.UsernameField()]),
+			Password: string(data[a.Basic.PasswordField()])}, nil
 	case a.EdgeOAuth != nil:
 		o := a.EdgeOAuth
 		return auth.Config{Method: auth.MethodEdgeOAuth, TokenURL: o.TokenURL,
-			Username: string(data[orDefault(o.UsernameKey, "username")]),
-			Password: string(data[orDefault(o.PasswordKey, "password")]),
+			Username: string(data[o.UsernameField()]),
+			Password: string(data[o.PasswordField()]),
 			MFAToken: string(data[o.MFATokenKey])}, nil
 	case a.BearerToken != nil:
 		return auth.Config{Method: auth.MethodBearerToken,
-			BearerToken: string(data[orDefault(a.BearerToken.Key, apigeev1alpha1.DefaultBearerTokenKey)])}, nil
+			BearerToken: string(data[a.BearerToken.KeyOr(apigeev1alpha1.DefaultBearerTokenKey)])}, nil
 	}
-	return auth.Config{}, &errConnection{apigeev1alpha1.ReasonInvalidSpec, "spec.auth sets no method"}
+	return auth.Config{}, terminal(apigeev1alpha1.ReasonInvalidSpec, "spec.auth sets no method")
 }
 
 // secretData reads the connection's Secret through the API reader.
@@ -273,7 +266,7 @@ func (cs *Connections) secretData(ctx context.Context, conn *connection) (map[st
 
 func secretError(err error, key types.NamespacedName) error {
 	if apierrors.IsNotFound(err) {
-		return &errConnection{apigeev1alpha1.ReasonSecretNotFound, fmt.Sprintf("Secret %s not found", key)}
+		return terminal(apigeev1alpha1.ReasonSecretNotFound, fmt.Sprintf("Secret %s not found", key))
 	}
 	return err
 }
@@ -283,11 +276,4 @@ func secretMetadata() *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	return m
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

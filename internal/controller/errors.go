@@ -26,10 +26,6 @@ func classify(err error) *conditionError {
 	if errors.As(err, &ce) {
 		return ce
 	}
-	var conn *errConnection
-	if errors.As(err, &conn) {
-		return &conditionError{reason: conn.reason, message: conn.message}
-	}
 	if reason, ok := notFoundReason(err); ok {
 		return &conditionError{reason: reason, message: err.Error()}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -91,7 +93,7 @@ func (r *DeveloperAppKeyReconciler) deleteByFingerprint(ctx context.Context, c a
 	if err := c.DeleteKey(ctx, ref); err != nil && !apigee.IsNotFound(err, apigee.ResourceKey) {
 		return err
 	}
-	r.event(k, "Normal", "KeyDeleted", "DeleteKey", "Deleted key "+fp+" from Apigee (deletionPolicy: Delete)")
+	r.event(k, corev1.EventTypeNormal, "KeyDeleted", "DeleteKey", "Deleted key "+fp+" from Apigee (deletionPolicy: Delete)")
 	return nil
 }
 

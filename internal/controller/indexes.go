@@ -19,7 +19,7 @@ const (
 	indexSecret      = "apigee.keyoperator.io/secret"      // "namespace/name" of a referenced Secret
 	indexConnection  = "apigee.keyoperator.io/connection"  // "Kind/namespace/name" of a key's connection
 	indexFingerprint = "apigee.keyoperator.io/fingerprint" // fingerprints a key manages
-	indexApp         = "apigee.keyoperator.io/app"         // "/developer/app" of a key
+	indexApp         = "apigee.keyoperator.io/app"         // "developer/app" of a key
 )
 
 func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
@@ -42,7 +42,7 @@ func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	if err := idx.IndexField(ctx, &apigeev1alpha1.DeveloperAppKey{}, indexApp, func(o client.Object) []string {
 		k := o.(*apigeev1alpha1.DeveloperAppKey)
-		return []string{appIndexValue("", k.Spec.Developer, k.Spec.App)}
+		return []string{appIndexValue(k.Spec.Developer, k.Spec.App)}
 	}); err != nil {
 		return err
 	}
@@ -64,8 +64,8 @@ func connectionIndexValue(k *apigeev1alpha1.DeveloperAppKey) string {
 	return k.Spec.ConnectionRef.ConnectionKind() + "/" + ns + "/" + k.Spec.ConnectionRef.Name
 }
 
-func appIndexValue(org, developer, app string) string {
-	return org + "/" + developer + "/" + app
+func appIndexValue(developer, app string) string {
+	return developer + "/" + app
 }
 
 // managedFingerprints are the keys an object manages: its current key and

@@ -65,7 +65,7 @@ func conflictError(other *apigeev1alpha1.DeveloperAppKey) error {
 // peers lists the keys on the same app to learn which keys are managed.
 func (r *DeveloperAppKeyReconciler) peers(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, org string) (peerView, error) {
 	list := &apigeev1alpha1.DeveloperAppKeyList{}
-	if err := r.client.List(ctx, list, client.MatchingFields{indexApp: appIndexValue("", k.Spec.Developer, k.Spec.App)}); err != nil {
+	if err := r.client.List(ctx, list, client.MatchingFields{indexApp: appIndexValue(k.Spec.Developer, k.Spec.App)}); err != nil {
 		return peerView{}, err
 	}
 	view := peerView{managed: map[string]bool{}}

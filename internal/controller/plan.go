@@ -39,11 +39,6 @@ type action struct {
 	target      *apigee.Credential
 }
 
-// writes reports whether the action changes Apigee.
-func (a action) writes() bool {
-	return a.kind != actReadApp && a.kind != actForgetRetiredKey
-}
-
 // String describes the action for events and conditions, without values.
 func (a action) String() string {
 	switch a.kind {

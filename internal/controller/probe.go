@@ -83,32 +83,32 @@ func (p *connectionProber) probe(ctx context.Context, conn *connection) (metav1.
 		return readyCondition(metav1.ConditionTrue, apigeev1alpha1.ReasonAuthenticated,
 			"Authenticated to organization "+conn.spec.Organization), nil
 	}
-	reason, transient := connectionReason(err)
-	cond := readyCondition(metav1.ConditionFalse, reason, err.Error())
+	reason, message, transient := connectionReason(err)
+	cond := readyCondition(metav1.ConditionFalse, reason, message)
 	if transient {
 		return cond, err
 	}
 	return cond, nil
 }
 
-// connectionReason maps a probe error to a reason and whether retrying soon
-// may help.
-func connectionReason(err error) (reason string, transient bool) {
-	var ce *errConnection
+// connectionReason maps a probe error to a reason, a message and whether
+// retrying soon may help.
+func connectionReason(err error) (reason, message string, transient bool) {
+	var ce *conditionError
 	if errors.As(err, &ce) {
-		return ce.reason, false
+		return ce.reason, ce.message, ce.retry
 	}
 	switch apigee.ClassOf(err) {
 	case apigee.ClassUnauthorized:
-		return apigeev1alpha1.ReasonUnauthorized, false
+		return apigeev1alpha1.ReasonUnauthorized, err.Error(), false
 	case apigee.ClassForbidden:
-		return apigeev1alpha1.ReasonForbidden, false
+		return apigeev1alpha1.ReasonForbidden, err.Error(), false
 	case apigee.ClassNotFound, apigee.ClassInvalid:
-		return apigeev1alpha1.ReasonInvalidSpec, false
+		return apigeev1alpha1.ReasonInvalidSpec, err.Error(), false
 	case apigee.ClassRateLimited:
-		return apigeev1alpha1.ReasonRateLimited, true
+		return apigeev1alpha1.ReasonRateLimited, err.Error(), true
 	}
-	return apigeev1alpha1.ReasonUnreachable, true
+	return apigeev1alpha1.ReasonUnreachable, err.Error(), true
 }
 
 func readyCondition(status metav1.ConditionStatus, reason, message string) metav1.Condition {

@@ -30,7 +30,7 @@ func newAppSnapshots(ttl time.Duration, now func() time.Time) *appSnapshots {
 // get returns a copy of the app, read from Apigee unless a fresh snapshot
 // exists.
 func (s *appSnapshots) get(ctx context.Context, c apigee.Client, org, developer, app string) (*apigee.App, error) {
-	id := appIndexValue(org, developer, app)
+	id := org + "/" + appIndexValue(developer, app)
 	s.mu.Lock()
 	snap, ok := s.cache[id]
 	s.mu.Unlock()
@@ -50,6 +50,6 @@ func (s *appSnapshots) get(ctx context.Context, c apigee.Client, org, developer,
 // drop forgets the app's snapshot after a write changed it.
 func (s *appSnapshots) drop(org, developer, app string) {
 	s.mu.Lock()
-	delete(s.cache, appIndexValue(org, developer, app))
+	delete(s.cache, org+"/"+appIndexValue(developer, app))
 	s.mu.Unlock()
 }
