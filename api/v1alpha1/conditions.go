@@ -43,6 +43,14 @@ const (
 	ReasonProductNotFound = "ProductNotFound"
 	// ReasonInvalidRequest: Apigee rejected a request as invalid.
 	ReasonInvalidRequest = "InvalidRequest"
+	// ReasonLocationChanged: the connection now reaches another endpoint,
+	// organization or developer than the one holding this object's keys.
+	// Nothing is changed until it points back, or the object is deleted.
+	ReasonLocationChanged = "LocationChanged"
+	// ReasonImportUnconfirmed: the object was deleted while an import was
+	// in flight and the operator cannot confirm the key it finds is the
+	// one it imported; it is left in Apigee until a person decides.
+	ReasonImportUnconfirmed = "ImportUnconfirmed"
 
 	// ReasonConnectionNotFound: the referenced connection does not exist.
 	ReasonConnectionNotFound = "ConnectionNotFound"
@@ -72,4 +80,9 @@ const (
 	// Finalizer guards the Apigee key of a DeveloperAppKey until the
 	// deletion policy has been carried out.
 	Finalizer = "apigee.keyoperator.io/finalizer"
+	// ImportPendingAnnotation records, before each import, which key the
+	// operator is about to create and where (JSON: fingerprint and
+	// location, never the key). A status write lost after the import
+	// cannot then leak the key: deletion finds it through this record.
+	ImportPendingAnnotation = "apigee.keyoperator.io/import-pending"
 )

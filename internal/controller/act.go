@@ -24,12 +24,17 @@ type keyRun struct {
 	r      *DeveloperAppKeyReconciler
 	k      *apigeev1alpha1.DeveloperAppKey
 	client apigee.Client
-	org    string
-	creds  keyCredentials
-	fp     string
+	// loc is where the spec's key lives; DeveloperID is filled from the
+	// record or the first app read.
+	loc   apigeev1alpha1.KeyLocation
+	creds keyCredentials
+	fp    string
 
-	current  *apigee.Credential
-	app      *apigee.App
+	current *apigee.Credential
+	app     *apigee.App
+	// fresh: app (and current) come from a read made for this decision,
+	// not from a snapshot or a write's response. Deletes need it.
+	fresh    bool
 	previous []apigeev1alpha1.PreviousKey
 	deleted  []apigeev1alpha1.DeletedKey
 	drift    []string // ObserveOnly: what differs
@@ -38,7 +43,7 @@ type keyRun struct {
 }
 
 func (run *keyRun) ref() apigee.KeyRef {
-	return apigee.KeyRef{Developer: run.k.Spec.Developer, App: run.k.Spec.App, ConsumerKey: run.creds.key}
+	return apigee.KeyRef{Developer: run.loc.Developer, App: run.loc.App, ConsumerKey: run.creds.key}
 }
 
 // observe reads what Apigee has. A key with no record of an import skips
@@ -53,19 +58,39 @@ func (run *keyRun) observe(ctx context.Context) error {
 	return run.settleObserved()
 }
 
+// readApp reads the app (fresh: bypassing and replacing the snapshot) and
+// learns the developer's ID and which of its keys other objects hold.
 func (run *keyRun) readApp(ctx context.Context, fresh bool) error {
 	if fresh {
-		run.r.snapshots.drop(run.org, run.k.Spec.Developer, run.k.Spec.App)
+		run.r.snapshots.drop(run.loc)
 	}
-	app, err := run.r.snapshots.get(ctx, run.client, run.org, run.k.Spec.Developer, run.k.Spec.App)
+	app, err := run.r.snapshots.get(ctx, run.client, run.loc)
 	if err != nil {
 		return err
 	}
-	run.app = app
-	run.current = nil
+	if err := run.learnDeveloper(app); err != nil {
+		return err
+	}
+	if run.peers, err = run.r.peers(ctx, run.k, run.loc, app); err != nil {
+		return err
+	}
+	run.app, run.fresh, run.current = app, fresh, nil
 	if c, ok := app.Credential(run.creds.key); ok {
 		cc := c.Clone()
 		run.current = &cc
+	}
+	return nil
+}
+
+// learnDeveloper records the developer's ID as Apigee resolves it. An app
+// of the same name under a developer with another ID (the developer was
+// deleted and re-created) is another location: stop, touch nothing.
+func (run *keyRun) learnDeveloper(app *apigee.App) error {
+	if run.loc.DeveloperID != "" && app.DeveloperID != "" && app.DeveloperID != run.loc.DeveloperID {
+		return locationChanged(run.loc, "developer "+run.loc.Developer+" now resolves to developer ID "+app.DeveloperID)
+	}
+	if app.DeveloperID != "" {
+		run.loc.DeveloperID = app.DeveloperID
 	}
 	return nil
 }
@@ -90,8 +115,9 @@ func (run *keyRun) converge(ctx context.Context) error {
 
 func (run *keyRun) planInput() planInput {
 	return planInput{
-		spec: &run.k.Spec, secret: run.creds.secret, current: run.current, app: run.app,
-		previousKeys: run.previous, managed: run.peers.managed, unclaimedPeers: run.peers.unclaimed, now: run.now,
+		spec: &run.k.Spec, secret: run.creds.secret, current: run.current, app: run.app, fresh: run.fresh,
+		location: run.loc, previousKeys: run.previous, managedByOthers: run.peers.managed,
+		unclaimedPeers: run.peers.unclaimed, now: run.now,
 	}
 }
 
@@ -112,7 +138,7 @@ func (run *keyRun) recordDrift(ctx context.Context) error {
 // act carries out one action and updates what the run knows.
 func (run *keyRun) act(ctx context.Context, a action) error {
 	if a.kind == actReadApp {
-		return run.readApp(ctx, false)
+		return run.readApp(ctx, a.fresh)
 	}
 	if a.kind == actForgetRetiredKey {
 		run.forgetPrevious(a.fingerprint)
@@ -122,7 +148,7 @@ func (run *keyRun) act(ctx context.Context, a action) error {
 		return err
 	}
 	err := run.write(ctx, a)
-	run.r.snapshots.drop(run.org, run.k.Spec.Developer, run.k.Spec.App)
+	run.r.snapshots.drop(run.loc)
 	if err != nil {
 		return err
 	}
@@ -164,22 +190,28 @@ func (run *keyRun) write(ctx context.Context, a action) error {
 	return fmt.Errorf("unknown action %s", a.kind)
 }
 
-// took records the key a write returned.
+// took records the key a write returned. A write's answer is no ground
+// for a delete: the run is no longer fresh.
 func (run *keyRun) took(cred *apigee.Credential, err error) error {
 	if err != nil {
 		return err
 	}
 	c := cred.Clone()
-	run.current = &c
+	run.current, run.fresh = &c, false
 	return nil
 }
 
+// importKey creates the Secret's key, after recording the intent, so a
+// status write lost after the import cannot leak the key on deletion.
 func (run *keyRun) importKey(ctx context.Context) error {
+	if err := run.r.recordImportIntent(ctx, run.k, importIntent{Fingerprint: run.fp, Location: run.loc}); err != nil {
+		return err
+	}
 	req := apigee.ImportRequest{ConsumerKey: run.creds.key, ConsumerSecret: run.creds.secret}
 	if run.k.Spec.ExpiresInSeconds != nil {
 		req.ExpiresInSeconds = *run.k.Spec.ExpiresInSeconds
 	}
-	cred, err := run.client.ImportKey(ctx, run.k.Spec.Developer, run.k.Spec.App, req)
+	cred, err := run.client.ImportKey(ctx, run.loc.Developer, run.loc.App, req)
 	if apigee.ClassOf(err) == apigee.ClassConflict {
 		return run.resolveExisting(ctx)
 	}
@@ -197,8 +229,7 @@ func (run *keyRun) resolveExisting(ctx context.Context) error {
 		return err
 	}
 	if run.current == nil {
-		return terminal(apigeev1alpha1.ReasonKeyConflict,
-			"the consumer key already exists in organization "+run.org+" on another app; nothing was changed")
+		return keyInUse(run.loc.Organization)
 	}
 	return run.settleObserved()
 }
@@ -212,8 +243,7 @@ func (run *keyRun) settleObserved() error {
 	}
 	if run.current.ConsumerSecret != run.creds.secret {
 		run.current = nil
-		return terminal(apigeev1alpha1.ReasonKeyConflict,
-			"the consumer key exists on app "+run.k.Spec.App+" with a different secret; nothing was changed")
+		return keyInUse(run.loc.Organization)
 	}
 	run.r.event(run.k, corev1.EventTypeNormal, "Adopted", "AdoptKey",
 		"Adopted the existing key "+run.fp+" with the same secret instead of creating it")
@@ -226,17 +256,23 @@ func (run *keyRun) owns() bool {
 	return run.k.Status.ConsumerKeyFingerprint == run.fp
 }
 
-// claim records the Secret's key as the managed key. A different key
-// managed before becomes a previous key with a grace period.
+// claim records the Secret's key, and where it lives, as the managed key.
+// A different key managed before becomes a previous key with a grace
+// period; a previous key that becomes current again (a rotation back)
+// leaves previousKeys, so its old retirement can never delete it.
 func (run *keyRun) claim() {
-	old := run.k.Status.ConsumerKeyFingerprint
+	st := &run.k.Status
+	old := st.ConsumerKeyFingerprint
 	if old != "" && old != run.fp && !run.hasPrevious(old) {
+		oldLoc, _ := recordedLocation(run.k, run.loc)
 		retire := metav1.NewTime(run.now.Add(run.k.Spec.Rotation.EffectiveGracePeriod()))
-		run.previous = append(run.previous, apigeev1alpha1.PreviousKey{Fingerprint: old, RetireAfter: retire})
+		run.previous = append(run.previous, apigeev1alpha1.PreviousKey{Fingerprint: old, RetireAfter: retire, Location: &oldLoc})
 		run.r.event(run.k, corev1.EventTypeNormal, "Rotated", "RotateKey",
 			fmt.Sprintf("Key %s replaces %s, which keeps working until %s", run.fp, old, retire.UTC().Format(time.RFC3339)))
 	}
-	run.k.Status.ConsumerKeyFingerprint = run.fp
+	run.forgetPrevious(run.fp)
+	loc := run.loc
+	st.ConsumerKeyFingerprint, st.Location, st.Organization = run.fp, &loc, loc.Organization
 }
 
 func (run *keyRun) hasPrevious(fp string) bool {
@@ -247,6 +283,9 @@ func (run *keyRun) hasPrevious(fp string) bool {
 // secret, so the key is deleted and imported again; the plan then restores
 // its products and statuses.
 func (run *keyRun) recreateKey(ctx context.Context) error {
+	if err := run.r.recordImportIntent(ctx, run.k, importIntent{Fingerprint: run.fp, Location: run.loc}); err != nil {
+		return err
+	}
 	if err := run.client.DeleteKey(ctx, run.ref()); err != nil && !apigee.IsNotFound(err, apigee.ResourceKey) {
 		return err
 	}
@@ -278,7 +317,7 @@ func (run *keyRun) setProductStatus(ctx context.Context, product string, a apige
 
 // deleteOther deletes a key of the app that is not the managed one.
 func (run *keyRun) deleteOther(ctx context.Context, a action, reason string) error {
-	ref := apigee.KeyRef{Developer: run.k.Spec.Developer, App: run.k.Spec.App, ConsumerKey: a.target.ConsumerKey}
+	ref := apigee.KeyRef{Developer: run.loc.Developer, App: run.loc.App, ConsumerKey: a.target.ConsumerKey}
 	if err := run.client.DeleteKey(ctx, ref); err != nil && !apigee.IsNotFound(err, apigee.ResourceKey) {
 		return err
 	}

@@ -23,14 +23,14 @@ type keyCredentials struct {
 
 // readCredentials reads the key's Secret through the API reader (Secret
 // data is never cached) and validates its values. With generate set and no
-// Secret, it creates one first.
-func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) (keyCredentials, error) {
+// Secret, it restores or creates one first.
+func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, loc apigeev1alpha1.KeyLocation) (keyCredentials, error) {
 	ctx = withoutBodyLogs(ctx)
 	s := &corev1.Secret{}
 	name := types.NamespacedName{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
 	err := r.apiReader.Get(ctx, name, s)
 	if apierrors.IsNotFound(err) && k.Spec.Credentials.Generate {
-		s, err = r.generateSecret(ctx, k)
+		s, err = r.restoreOrGenerateSecret(ctx, k, c, loc)
 	}
 	if apierrors.IsNotFound(err) {
 		return keyCredentials{}, terminal(apigeev1alpha1.ReasonSecretNotFound,
@@ -41,6 +41,58 @@ func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apig
 		return keyCredentials{}, err
 	}
 	return credentialsFrom(s, &k.Spec.Credentials)
+}
+
+// restoreOrGenerateSecret recreates a missing generated Secret. Once a key
+// is recorded, its values live only in Apigee: the Secret is restored from
+// a fresh read of the app, so the working key stays. Only when no key is
+// recorded, or Apigee no longer has it, are new values generated.
+func (r *DeveloperAppKeyReconciler) restoreOrGenerateSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, loc apigeev1alpha1.KeyLocation) (*corev1.Secret, error) {
+	fp := k.Status.ConsumerKeyFingerprint
+	if fp == "" {
+		return r.createSecret(ctx, k, keyCredentials{key: randomCredential(32), secret: randomCredential(64)}, "SecretGenerated",
+			"Created Secret %q with a random consumer key and secret")
+	}
+	app, err := r.freshApp(ctx, c, loc)
+	if err != nil {
+		return nil, err
+	}
+	if app == nil {
+		return nil, terminal(apigeev1alpha1.ReasonAppNotFound, "the app holding the recorded key is gone and the Secret with it; "+
+			"nothing was generated: check the app in Apigee")
+	}
+	if cred := credentialByFingerprint(app, fp); cred != nil {
+		return r.createSecret(ctx, k, keyCredentials{key: cred.ConsumerKey, secret: cred.ConsumerSecret}, "SecretRestored",
+			"Restored Secret %q from Apigee's copy of the managed key "+fp)
+	}
+	return r.createSecret(ctx, k, keyCredentials{key: randomCredential(32), secret: randomCredential(64)}, "SecretGenerated",
+		"Created Secret %q with a new random key: the recorded key "+fp+" is no longer in Apigee")
+}
+
+// createSecret creates the credentials Secret, owned by the key. An
+// existing Secret is never overwritten: AlreadyExists means someone else
+// made it, so it is read instead. note names the Secret with %q.
+func (r *DeveloperAppKeyReconciler) createSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, creds keyCredentials, reason, note string) (*corev1.Secret, error) {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name},
+		Type:       corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			k.Spec.Credentials.KeyField():    []byte(creds.key),
+			k.Spec.Credentials.SecretField(): []byte(creds.secret),
+		},
+	}
+	if err := controllerutil.SetControllerReference(k, s, r.client.Scheme()); err != nil {
+		return nil, err
+	}
+	err := r.client.Create(ctx, s)
+	if apierrors.IsAlreadyExists(err) {
+		existing := &corev1.Secret{}
+		return existing, r.apiReader.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, existing)
+	}
+	if err == nil {
+		r.event(k, corev1.EventTypeNormal, reason, "GenerateSecret", fmt.Sprintf(note, s.Name))
+	}
+	return s, err
 }
 
 // withoutBodyLogs returns ctx with a logger that drops everything, for
@@ -85,33 +137,6 @@ func credentialValue(s *corev1.Secret, field, what string) (string, error) {
 		}
 	}
 	return string(raw), nil
-}
-
-// generateSecret creates the credentials Secret with random values, owned
-// by the key. An existing Secret is never overwritten: AlreadyExists means
-// someone else made it, so it is read instead.
-func (r *DeveloperAppKeyReconciler) generateSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) (*corev1.Secret, error) {
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name},
-		Type:       corev1.SecretTypeOpaque,
-		Data: map[string][]byte{
-			k.Spec.Credentials.KeyField():    []byte(randomCredential(32)),
-			k.Spec.Credentials.SecretField(): []byte(randomCredential(64)),
-		},
-	}
-	if err := controllerutil.SetControllerReference(k, s, r.client.Scheme()); err != nil {
-		return nil, err
-	}
-	err := r.client.Create(ctx, s)
-	if apierrors.IsAlreadyExists(err) {
-		existing := &corev1.Secret{}
-		return existing, r.apiReader.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, existing)
-	}
-	if err == nil {
-		r.event(k, corev1.EventTypeNormal, "SecretGenerated", "GenerateSecret",
-			fmt.Sprintf("Created Secret %q with a random consumer key and secret", s.Name))
-	}
-	return s, err
 }
 
 // randomCredential returns n random letters and digits, which Apigee

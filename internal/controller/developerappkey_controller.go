@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -69,11 +71,19 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 		return nil, terminal(apigeev1alpha1.ReasonConnectionNotReady,
 			"connection "+conn.object.GetName()+" is not Ready: see its status")
 	}
-	creds, err := r.readCredentials(ctx, k)
+	loc := locationFor(conn, &k.Spec)
+	if err := checkLocation(k, loc, conn.object.GetName()); err != nil {
+		return nil, err
+	}
+	c, err := r.connections.ClientFor(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
-	run, err := r.newRun(ctx, k, conn, creds)
+	creds, err := r.readCredentials(ctx, k, c, loc)
+	if err != nil {
+		return nil, err
+	}
+	run, err := r.newRun(ctx, k, c, loc, creds)
 	if err != nil {
 		return run, err
 	}
@@ -83,25 +93,37 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	return run, run.converge(ctx)
 }
 
+// checkLocation stops an object whose recorded key lives somewhere other
+// than where its connection now reaches: acting there would touch a key
+// that is not this object's, and the recorded one would be forgotten.
+func checkLocation(k *apigeev1alpha1.DeveloperAppKey, target apigeev1alpha1.KeyLocation, connName string) error {
+	rec, ok := recordedLocation(k, target)
+	if !ok || sameLocation(rec, target) {
+		return nil
+	}
+	return locationChanged(rec, "connection "+connName+" now reaches "+describeLocation(target))
+}
+
+func locationChanged(rec apigeev1alpha1.KeyLocation, now string) error {
+	return terminal(apigeev1alpha1.ReasonLocationChanged, fmt.Sprintf(
+		"this object's keys live in %s, but %s; nothing was changed in either place. "+
+			"Point spec.connectionRef (or the connection) back there, or delete this object "+
+			"(deletionPolicy Orphan releases it and leaves the keys in Apigee)", describeLocation(rec), now))
+}
+
 // newRun checks the key is ours to manage and gathers what planning needs.
-func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, conn *connection, creds keyCredentials) (*keyRun, error) {
-	org := conn.spec.Organization
+func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, loc apigeev1alpha1.KeyLocation, creds keyCredentials) (*keyRun, error) {
 	fp := apigee.Fingerprint(creds.key)
-	if other, err := r.claimedByOlder(ctx, k, org, fp); err != nil || other != nil {
+	if other, err := r.claimedByOlder(ctx, k, loc, fp); err != nil || other != nil {
 		if err == nil {
-			err = conflictError(other)
+			err = conflictError(k, other, loc.Organization)
 		}
 		return nil, err
 	}
-	c, err := r.connections.ClientFor(ctx, conn)
-	if err != nil {
-		return nil, err
+	if rec, ok := recordedLocation(k, loc); ok {
+		loc.DeveloperID = rec.DeveloperID
 	}
-	peers, err := r.peers(ctx, k, org)
-	if err != nil {
-		return nil, err
-	}
-	return &keyRun{r: r, k: k, client: c, org: org, creds: creds, fp: fp, peers: peers,
+	return &keyRun{r: r, k: k, client: c, loc: loc, creds: creds, fp: fp,
 		previous: append([]apigeev1alpha1.PreviousKey(nil), k.Status.PreviousKeys...), now: r.now()}, nil
 }
 
@@ -138,9 +160,11 @@ func (r *DeveloperAppKeyReconciler) requeueAfter(k *apigeev1alpha1.DeveloperAppK
 	if k.Spec.ResyncInterval != nil && k.Spec.ResyncInterval.Duration > 0 {
 		d = k.Spec.ResyncInterval.Duration
 	}
+	// Keys due more than a second ago were handled by this run, or are
+	// held for a reason that a resync or a change will revisit.
 	for _, p := range k.Status.PreviousKeys {
-		if until := p.RetireAfter.Sub(r.now()) + time.Second; until < d {
-			d = max(until, time.Second)
+		if until := p.RetireAfter.Sub(r.now()) + time.Second; until > 0 && until < d {
+			d = until
 		}
 	}
 	return d
@@ -161,11 +185,20 @@ func (r *DeveloperAppKeyReconciler) setup(mgr ctrl.Manager, secrets *secretWatch
 		Complete(r)
 }
 
-// keyChanged ignores our own status writes (they would cost an Apigee read
-// each) but passes spec, annotation (pause) and deletion changes.
+// keyChanged ignores our own status and import-intent writes (they would
+// cost an Apigee read each) but passes spec, annotation (pause) and
+// deletion changes.
 func keyChanged() predicate.Predicate {
-	return predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+	return predicate.Or(predicate.GenerationChangedPredicate{},
 		predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-			return !e.ObjectNew.GetDeletionTimestamp().IsZero()
+			return !e.ObjectNew.GetDeletionTimestamp().IsZero() ||
+				!maps.Equal(userAnnotations(e.ObjectOld), userAnnotations(e.ObjectNew))
 		}})
+}
+
+// userAnnotations are the annotations without the operator's own record.
+func userAnnotations(o client.Object) map[string]string {
+	out := maps.Clone(o.GetAnnotations())
+	delete(out, apigeev1alpha1.ImportPendingAnnotation)
+	return out
 }

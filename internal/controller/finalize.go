@@ -2,10 +2,11 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -19,11 +20,41 @@ func (r *DeveloperAppKeyReconciler) ensureFinalizer(ctx context.Context, k *apig
 	if controllerutil.ContainsFinalizer(k, apigeev1alpha1.Finalizer) {
 		return nil
 	}
+	return r.patchMetadata(ctx, k, func() { controllerutil.AddFinalizer(k, apigeev1alpha1.Finalizer) })
+}
+
+// errBeingDeleted stops an import that would start after the object's
+// deletion began; the next reconcile carries out the deletion policy.
+var errBeingDeleted = errors.New("the object is being deleted; no new key is imported")
+
+// recordImportIntent writes, with the finalizer, which key is about to be
+// imported and where, before the import call (as crossplane records a
+// pending create). If the status write that records the new key is lost,
+// deletion still finds the key through this record. An object whose
+// deletion has begun imports nothing.
+func (r *DeveloperAppKeyReconciler) recordImportIntent(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, in importIntent) error {
+	err := r.patchMetadata(ctx, k, func() {
+		controllerutil.AddFinalizer(k, apigeev1alpha1.Finalizer)
+		if k.Annotations == nil {
+			k.Annotations = map[string]string{}
+		}
+		k.Annotations[apigeev1alpha1.ImportPendingAnnotation] = in.encode()
+	})
+	if err == nil && !k.DeletionTimestamp.IsZero() {
+		return errBeingDeleted
+	}
+	return err
+}
+
+// patchMetadata applies change to k's metadata with a merge patch, keeping
+// the status this reconcile has built (the patch response carries the
+// stored one).
+func (r *DeveloperAppKeyReconciler) patchMetadata(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, change func()) error {
 	patch := client.MergeFrom(k.DeepCopy())
-	controllerutil.AddFinalizer(k, apigeev1alpha1.Finalizer)
+	change()
 	status := k.Status.DeepCopy()
 	err := r.client.Patch(ctx, k, patch)
-	k.Status = *status // the patch response carries the stored status
+	k.Status = *status
 	return err
 }
 
@@ -37,63 +68,178 @@ func (r *DeveloperAppKeyReconciler) releaseFinalizer(ctx context.Context, k *api
 }
 
 // finalize carries out the deletion policy: Delete removes the keys this
-// object manages (a key already gone is success), Orphan leaves them. The
-// credentials Secret is not needed: keys are found by fingerprint on the app.
+// object records (a key already gone is success) and a key whose import
+// was in flight; Orphan leaves them, and releases a generated Secret, the
+// only copy of the orphaned key's values, from garbage collection.
 func (r *DeveloperAppKeyReconciler) finalize(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) error {
 	if !controllerutil.ContainsFinalizer(k, apigeev1alpha1.Finalizer) {
 		return nil
 	}
 	if k.Spec.DeletionPolicy == apigeev1alpha1.DeletionPolicyOrphan ||
-		k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly || len(managedFingerprints(k)) == 0 {
+		k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly {
+		if err := r.releaseSecret(ctx, k); err != nil {
+			return err
+		}
 		return r.releaseFinalizer(ctx, k)
 	}
-	if err := r.deleteManagedKeys(ctx, k); err != nil {
-		return err
+	if len(recordedKeys(k)) > 0 || pendingImport(k) != nil {
+		if err := r.deleteManagedKeys(ctx, k); err != nil {
+			return err
+		}
 	}
 	return r.releaseFinalizer(ctx, k)
 }
 
+// deleteManagedKeys deletes every key the object records, and an import
+// that was in flight, after a fresh read of the app. Keys recorded where
+// the connection no longer reaches block the deletion with a message.
 func (r *DeveloperAppKeyReconciler) deleteManagedKeys(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) error {
 	conn, err := r.connections.Get(ctx, k.Spec.ConnectionRef, k.Namespace)
 	if err != nil {
+		return deletionBlocked(err)
+	}
+	target := locationFor(conn, &k.Spec)
+	if err := checkLocation(k, target, conn.object.GetName()); err != nil {
 		return deletionBlocked(err)
 	}
 	c, err := r.connections.ClientFor(ctx, conn)
 	if err != nil {
 		return deletionBlocked(err)
 	}
-	org := conn.spec.Organization
-	app, err := c.GetApp(ctx, k.Spec.Developer, k.Spec.App)
-	if apigee.IsNotFound(err, apigee.ResourceApp) || apigee.IsNotFound(err, apigee.ResourceDeveloper) {
-		return nil // the app and its keys are gone already
+	rec, ok := recordedLocation(k, target)
+	if ok {
+		if err := r.deleteRecordedKeys(ctx, c, k, rec); err != nil {
+			return deletionBlocked(err)
+		}
 	}
-	if err != nil {
+	if err := r.deletePendingImport(ctx, c, k, target); err != nil {
 		return deletionBlocked(err)
 	}
-	defer r.snapshots.drop(org, k.Spec.Developer, k.Spec.App)
-	for _, fp := range managedFingerprints(k) {
-		if err := r.deleteByFingerprint(ctx, c, k, app, org, fp); err != nil {
-			return deletionBlocked(err)
+	return nil
+}
+
+// deleteRecordedKeys deletes the keys status records at rec, found by
+// fingerprint on a fresh read of the app.
+func (r *DeveloperAppKeyReconciler) deleteRecordedKeys(ctx context.Context, c apigee.Client, k *apigeev1alpha1.DeveloperAppKey, rec apigeev1alpha1.KeyLocation) error {
+	app, err := r.freshApp(ctx, c, rec)
+	if app == nil || err != nil {
+		return err
+	}
+	if rec.DeveloperID != "" && app.DeveloperID != "" && app.DeveloperID != rec.DeveloperID {
+		return locationChanged(rec, "developer "+rec.Developer+" now resolves to developer ID "+app.DeveloperID)
+	}
+	for _, o := range ownedKeys(k, rec) {
+		if !sameLocation(o.location, rec) {
+			return locationChanged(o.location, "the connection reaches "+describeLocation(rec))
+		}
+		if err := r.deleteByFingerprint(ctx, c, k, app, rec, o.fingerprint); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// freshApp reads the app for a delete decision; nil without error when the
+// app or developer is gone (and the keys with it).
+func (r *DeveloperAppKeyReconciler) freshApp(ctx context.Context, c apigee.Client, loc apigeev1alpha1.KeyLocation) (*apigee.App, error) {
+	r.snapshots.drop(loc)
+	app, err := c.GetApp(ctx, loc.Developer, loc.App)
+	if apigee.IsNotFound(err, apigee.ResourceApp) || apigee.IsNotFound(err, apigee.ResourceDeveloper) {
+		return nil, nil
+	}
+	return app, err
+}
+
 // deleteByFingerprint deletes one managed key unless an older object
-// manages it too (then it is theirs to keep).
-func (r *DeveloperAppKeyReconciler) deleteByFingerprint(ctx context.Context, c apigee.Client, k *apigeev1alpha1.DeveloperAppKey, app *apigee.App, org, fp string) error {
+// records it too (then it is theirs to keep).
+func (r *DeveloperAppKeyReconciler) deleteByFingerprint(ctx context.Context, c apigee.Client, k *apigeev1alpha1.DeveloperAppKey, app *apigee.App, loc apigeev1alpha1.KeyLocation, fp string) error {
 	cred := credentialByFingerprint(app, fp)
 	if cred == nil {
 		return nil
 	}
-	if other, err := r.claimedByOlder(ctx, k, org, fp); err != nil || other != nil {
+	if other, err := r.claimedByOlder(ctx, k, loc, fp); err != nil || other != nil {
 		return err
 	}
-	ref := apigee.KeyRef{Developer: k.Spec.Developer, App: k.Spec.App, ConsumerKey: cred.ConsumerKey}
+	defer r.snapshots.drop(loc)
+	ref := apigee.KeyRef{Developer: loc.Developer, App: loc.App, ConsumerKey: cred.ConsumerKey}
 	if err := c.DeleteKey(ctx, ref); err != nil && !apigee.IsNotFound(err, apigee.ResourceKey) {
 		return err
 	}
 	r.event(k, corev1.EventTypeNormal, "KeyDeleted", "DeleteKey", "Deleted key "+fp+" from Apigee (deletionPolicy: Delete)")
+	return nil
+}
+
+// deletePendingImport deletes a key whose import was in flight when the
+// object was deleted and whose record was lost. It is this object's only
+// when the key found there has the Secret's key and secret; otherwise it
+// stops with ImportUnconfirmed rather than guess.
+func (r *DeveloperAppKeyReconciler) deletePendingImport(ctx context.Context, c apigee.Client, k *apigeev1alpha1.DeveloperAppKey, target apigeev1alpha1.KeyLocation) error {
+	in := pendingImport(k)
+	if in == nil || recordsAt(k, in.Fingerprint, in.Location) {
+		return nil
+	}
+	if !sameOrganization(in.Location, target) {
+		return locationChanged(in.Location, "the connection reaches "+describeLocation(target))
+	}
+	app, err := r.freshApp(ctx, c, in.Location)
+	if app == nil || err != nil {
+		return err
+	}
+	cred := credentialByFingerprint(app, in.Fingerprint)
+	if cred == nil {
+		return nil // the import never took effect
+	}
+	if !r.secretHolds(ctx, k, cred) {
+		return terminal(apigeev1alpha1.ReasonImportUnconfirmed, fmt.Sprintf(
+			"the object was deleted while key %s was being imported into %s, and the credentials Secret is gone or names "+
+				"another key or secret, so the operator cannot confirm the key there is the one it imported. "+
+				"Delete that key in Apigee if it is yours, then set spec.deletionPolicy: Orphan to release the object",
+			in.Fingerprint, describeLocation(in.Location)))
+	}
+	return r.deleteByFingerprint(ctx, c, k, app, in.Location, in.Fingerprint)
+}
+
+// secretHolds reports whether the credentials Secret still holds exactly
+// this key and secret.
+func (r *DeveloperAppKeyReconciler) secretHolds(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, cred *apigee.Credential) bool {
+	s := &corev1.Secret{}
+	name := types.NamespacedName{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
+	if err := r.apiReader.Get(withoutBodyLogs(ctx), name, s); err != nil {
+		return false
+	}
+	creds, err := credentialsFrom(s, &k.Spec.Credentials)
+	return err == nil && creds.key == cred.ConsumerKey && creds.secret == cred.ConsumerSecret
+}
+
+// releaseSecret removes this object's owner reference from a generated
+// Secret, so garbage collection cannot delete the values of a key that
+// stays in Apigee.
+func (r *DeveloperAppKeyReconciler) releaseSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) error {
+	if !k.Spec.Credentials.Generate {
+		return nil
+	}
+	s := secretMetadata()
+	name := types.NamespacedName{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
+	if err := r.client.Get(ctx, name, s); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	refs := s.GetOwnerReferences()
+	kept := refs[:0:0]
+	for _, ref := range refs {
+		if ref.UID != k.UID {
+			kept = append(kept, ref)
+		}
+	}
+	if len(kept) == len(refs) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	s.SetOwnerReferences(kept)
+	if err := r.client.Patch(ctx, s, patch); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	r.event(k, corev1.EventTypeNormal, "SecretReleased", "ReleaseSecret",
+		fmt.Sprintf("Released Secret %q from garbage collection: it holds the values of the key left in Apigee", name.Name))
 	return nil
 }
 

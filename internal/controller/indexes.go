@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,8 +19,8 @@ import (
 const (
 	indexSecret      = "apigee.keyoperator.io/secret"      // "namespace/name" of a referenced Secret
 	indexConnection  = "apigee.keyoperator.io/connection"  // "Kind/namespace/name" of a key's connection
-	indexFingerprint = "apigee.keyoperator.io/fingerprint" // fingerprints a key manages
-	indexApp         = "apigee.keyoperator.io/app"         // "developer/app" of a key
+	indexFingerprint = "apigee.keyoperator.io/fingerprint" // fingerprints a key records or is importing
+	indexApp         = "apigee.keyoperator.io/app"         // spec.app of a key
 )
 
 func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
@@ -36,13 +37,12 @@ func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	if err := idx.IndexField(ctx, &apigeev1alpha1.DeveloperAppKey{}, indexFingerprint, func(o client.Object) []string {
-		return managedFingerprints(o.(*apigeev1alpha1.DeveloperAppKey))
+		return heldFingerprints(o.(*apigeev1alpha1.DeveloperAppKey))
 	}); err != nil {
 		return err
 	}
 	if err := idx.IndexField(ctx, &apigeev1alpha1.DeveloperAppKey{}, indexApp, func(o client.Object) []string {
-		k := o.(*apigeev1alpha1.DeveloperAppKey)
-		return []string{appIndexValue(k.Spec.Developer, k.Spec.App)}
+		return []string{o.(*apigeev1alpha1.DeveloperAppKey).Spec.App}
 	}); err != nil {
 		return err
 	}
@@ -64,19 +64,15 @@ func connectionIndexValue(k *apigeev1alpha1.DeveloperAppKey) string {
 	return k.Spec.ConnectionRef.ConnectionKind() + "/" + ns + "/" + k.Spec.ConnectionRef.Name
 }
 
-func appIndexValue(developer, app string) string {
-	return developer + "/" + app
-}
-
-// managedFingerprints are the keys an object manages: its current key and
-// rotated-out keys in their grace period.
-func managedFingerprints(k *apigeev1alpha1.DeveloperAppKey) []string {
+// heldFingerprints are the keys an object records (its current key and
+// rotated-out keys in their grace period) and the one it is importing.
+func heldFingerprints(k *apigeev1alpha1.DeveloperAppKey) []string {
 	var out []string
-	if k.Status.ConsumerKeyFingerprint != "" {
-		out = append(out, k.Status.ConsumerKeyFingerprint)
+	for _, o := range recordedKeys(k) {
+		out = append(out, o.fingerprint)
 	}
-	for _, p := range k.Status.PreviousKeys {
-		out = append(out, p.Fingerprint)
+	if in := pendingImport(k); in != nil && !slices.Contains(out, in.Fingerprint) {
+		out = append(out, in.Fingerprint)
 	}
 	return out
 }

@@ -27,7 +27,7 @@ func BenchmarkPlanConverged(b *testing.B) {
 		app.Credentials = append(app.Credentials, apigee.Credential{ConsumerKey: k})
 		managed[apigee.Fingerprint(k)] = true
 	}
-	in := planInput{spec: s, secret: cur.ConsumerSecret, current: cur, app: app, managed: managed}
+	in := planInput{spec: s, secret: cur.ConsumerSecret, current: cur, app: app, managedByOthers: managed}
 	b.ReportAllocs()
 	for b.Loop() {
 		if len(plan(in)) != 0 {

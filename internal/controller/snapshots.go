@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
 
@@ -27,17 +28,24 @@ func newAppSnapshots(ttl time.Duration, now func() time.Time) *appSnapshots {
 	return &appSnapshots{ttl: ttl, now: now, cache: map[string]appSnapshot{}}
 }
 
+// snapshotID keys a snapshot by the whole location, endpoint included, so
+// a connection to another server naming the same organization (a tenant's
+// own, say) can never feed its answers to anyone else's reads.
+func snapshotID(loc apigeev1alpha1.KeyLocation) string {
+	return loc.Endpoint + "|" + loc.Organization + "|" + normalDeveloper(loc.Developer) + "|" + loc.App
+}
+
 // get returns a copy of the app, read from Apigee unless a fresh snapshot
 // exists.
-func (s *appSnapshots) get(ctx context.Context, c apigee.Client, org, developer, app string) (*apigee.App, error) {
-	id := org + "/" + appIndexValue(developer, app)
+func (s *appSnapshots) get(ctx context.Context, c apigee.Client, loc apigeev1alpha1.KeyLocation) (*apigee.App, error) {
+	id := snapshotID(loc)
 	s.mu.Lock()
 	snap, ok := s.cache[id]
 	s.mu.Unlock()
 	if ok && s.now().Sub(snap.taken) < s.ttl {
 		return snap.app.Clone(), nil
 	}
-	a, err := c.GetApp(ctx, developer, app)
+	a, err := c.GetApp(ctx, loc.Developer, loc.App)
 	if err != nil {
 		return nil, err
 	}
@@ -48,8 +56,8 @@ func (s *appSnapshots) get(ctx context.Context, c apigee.Client, org, developer,
 }
 
 // drop forgets the app's snapshot after a write changed it.
-func (s *appSnapshots) drop(org, developer, app string) {
+func (s *appSnapshots) drop(loc apigeev1alpha1.KeyLocation) {
 	s.mu.Lock()
-	delete(s.cache, org+"/"+appIndexValue(developer, app))
+	delete(s.cache, snapshotID(loc))
 	s.mu.Unlock()
 }

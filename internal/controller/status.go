@@ -16,9 +16,10 @@ import (
 // maxDeletedKeys bounds status.deletedKeys; the oldest entries go first.
 const maxDeletedKeys = 20
 
-// recordRun copies what a run learned about Apigee into the status.
+// recordRun copies what a run learned about Apigee into the status. The
+// location is recorded only where the managed key is known to live, never
+// because a run was pointed somewhere (it may have failed there).
 func recordRun(st *apigeev1alpha1.DeveloperAppKeyStatus, run *keyRun) {
-	st.Organization = run.org
 	st.PreviousKeys = run.previous
 	st.DeletedKeys = append(st.DeletedKeys, run.deleted...)
 	if n := len(st.DeletedKeys); n > maxDeletedKeys {
@@ -27,6 +28,8 @@ func recordRun(st *apigeev1alpha1.DeveloperAppKeyStatus, run *keyRun) {
 	if run.current == nil || !run.owns() {
 		return
 	}
+	loc := run.loc
+	st.Location, st.Organization = &loc, loc.Organization
 	c := run.current
 	st.KeyStatus = c.Status
 	st.APIProducts = make([]apigeev1alpha1.APIProductStatus, 0, len(c.Products))

@@ -47,6 +47,10 @@ func assertNoRetryStorm(t *testing.T, a *apigeeOrg) {
 	}
 }
 
+// keyInUseMessage is the one message for a key in use elsewhere, whatever
+// the reason: it must not tell a guesser which reason holds.
+const keyInUseMessage = "is already in use in organization"
+
 // assertKeyConflict waits for KeyConflict, its Warning event, and checks
 // nothing was deleted and no retry storm follows.
 func assertKeyConflict(t *testing.T, a *apigeeOrg, ns, name, messagePart string) {
@@ -71,7 +75,7 @@ func TestConflictKeyOnAnotherApp(t *testing.T) {
 		create(t, credentialsSecret(ns, "creds", "takenKey", "takenSecret"))
 		create(t, conflictingKey(ns, "orders", "creds"))
 
-		assertKeyConflict(t, a, ns, "orders", "another app")
+		assertKeyConflict(t, a, ns, "orders", keyInUseMessage)
 		if a.key(t, "other-app", "takenKey") == nil {
 			t.Errorf("the other app's key is gone")
 		}
@@ -90,7 +94,7 @@ func TestConflictKeyWithAnotherSecret(t *testing.T) {
 		create(t, credentialsSecret(ns, "creds", "clashKey", "ourSecret"))
 		create(t, conflictingKey(ns, "orders", "creds"))
 
-		assertKeyConflict(t, a, ns, "orders", "different secret")
+		assertKeyConflict(t, a, ns, "orders", keyInUseMessage)
 		got := a.key(t, appName, "clashKey")
 		if got == nil || got.ConsumerSecret != "theirSecret" || !got.IssuedAt.Equal(before.IssuedAt) || len(got.Products) != 0 {
 			t.Errorf("the existing key was changed: %+v", got != nil)
@@ -118,7 +122,7 @@ func TestConflictTwoObjectsClaimOneKey(t *testing.T) {
 		if n := a.emu.TotalCalls(); n != 0 {
 			t.Errorf("the later claimant called Apigee %d times: %v", n, a.emu.CallLog())
 		}
-		assertKeyConflict(t, a, ns, "aa-later", ns+"/zz-first")
+		assertKeyConflict(t, a, ns, "aa-later", "DeveloperAppKey zz-first in this namespace")
 		if n := a.emu.TotalCalls(); n != 0 {
 			t.Errorf("the later claimant called Apigee %d times at resync: %v", n, a.emu.CallLog())
 		}

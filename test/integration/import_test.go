@@ -143,7 +143,12 @@ func TestConvergedResyncWritesNothing(t *testing.T) {
 	k := newKey(ns, "orders", "creds")
 	k.Spec.ResyncInterval = &metav1.Duration{Duration: 300 * time.Millisecond}
 	create(t, k)
-	k = waitConverged(t, ns, "orders")
+	waitConverged(t, ns, "orders")
+	// The first read after the import learns the developer's ID, once.
+	eventually(t, "developer ID recorded", func() (bool, string) {
+		k = get(t, ns, "orders")
+		return k.Status.Location != nil && k.Status.Location.DeveloperID != "", "not yet"
+	})
 	rv := k.ResourceVersion
 	a.emu.ResetCalls()
 	time.Sleep(2 * time.Second)

@@ -1,0 +1,145 @@
+package controller
+
+import (
+	"encoding/json"
+	"strings"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+)
+
+// The ownership rule, in one place: a managed key is a location plus a
+// consumer key. An object changes, deletes or re-creates a key only when
+// the key was found at the location recorded for it; a key anywhere else is
+// someone else's.
+
+// ownedKey is one key an object's status records: its fingerprint and
+// where it lives.
+type ownedKey struct {
+	fingerprint string
+	location    apigeev1alpha1.KeyLocation
+}
+
+// locationFor is where the spec says keys live, through the connection.
+// The developer ID is unknown until the app is read.
+func locationFor(conn *connection, spec *apigeev1alpha1.DeveloperAppKeySpec) apigeev1alpha1.KeyLocation {
+	return apigeev1alpha1.KeyLocation{
+		Endpoint:     normalEndpoint(conn.spec.EffectiveEndpoint()),
+		Organization: conn.spec.Organization,
+		Developer:    normalDeveloper(spec.Developer),
+		App:          spec.App,
+	}
+}
+
+// recordedLocation is where the object's current key lives. Status written
+// by release 0.1 has no location: it then means the connection's endpoint
+// and the spec's developer and app, as long as the organization it
+// recorded is the connection's (an empty one predates any import).
+func recordedLocation(k *apigeev1alpha1.DeveloperAppKey, target apigeev1alpha1.KeyLocation) (apigeev1alpha1.KeyLocation, bool) {
+	switch {
+	case k.Status.Location != nil:
+		return *k.Status.Location, true
+	case k.Status.ConsumerKeyFingerprint == "" && len(k.Status.PreviousKeys) == 0:
+		return apigeev1alpha1.KeyLocation{}, false
+	case k.Status.Organization != "" && k.Status.Organization != target.Organization:
+		legacy := target
+		legacy.Organization = k.Status.Organization
+		legacy.Endpoint = ""
+		return legacy, true
+	}
+	return target, true
+}
+
+// ownedKeys lists the keys the object's status records, each with its
+// location (a 0.1 record without one means the current key's location).
+func ownedKeys(k *apigeev1alpha1.DeveloperAppKey, current apigeev1alpha1.KeyLocation) []ownedKey {
+	var out []ownedKey
+	if fp := k.Status.ConsumerKeyFingerprint; fp != "" {
+		out = append(out, ownedKey{fingerprint: fp, location: current})
+	}
+	for _, p := range k.Status.PreviousKeys {
+		loc := current
+		if p.Location != nil {
+			loc = *p.Location
+		}
+		out = append(out, ownedKey{fingerprint: p.Fingerprint, location: loc})
+	}
+	return out
+}
+
+// sameOrganization: the same Apigee organization behind the same
+// endpoint. Consumer keys are unique per organization, so a fingerprint
+// and an organization already name one key. An empty endpoint (a 0.1
+// record) matches any endpoint.
+func sameOrganization(a, b apigeev1alpha1.KeyLocation) bool {
+	if a.Organization != b.Organization {
+		return false
+	}
+	return a.Endpoint == "" || b.Endpoint == "" || a.Endpoint == b.Endpoint
+}
+
+// sameLocation: the same organization, developer and app.
+func sameLocation(a, b apigeev1alpha1.KeyLocation) bool {
+	return sameOrganization(a, b) && a.App == b.App && sameDeveloper(a, b)
+}
+
+// sameDeveloper compares developers as Apigee resolves them: by ID when
+// both are known, else by the name given (an email, case-insensitively,
+// or an ID) against the other's name or ID.
+func sameDeveloper(a, b apigeev1alpha1.KeyLocation) bool {
+	if a.DeveloperID != "" && b.DeveloperID != "" {
+		return a.DeveloperID == b.DeveloperID
+	}
+	da, db := normalDeveloper(a.Developer), normalDeveloper(b.Developer)
+	return da == db || (a.DeveloperID != "" && a.DeveloperID == b.Developer) ||
+		(b.DeveloperID != "" && b.DeveloperID == a.Developer)
+}
+
+// normalDeveloper lower-cases an email (Apigee X stores emails in lower
+// case and matches them case-insensitively); developer IDs are kept.
+func normalDeveloper(d string) string {
+	if strings.Contains(d, "@") {
+		return strings.ToLower(d)
+	}
+	return d
+}
+
+// normalEndpoint makes endpoint spellings comparable.
+func normalEndpoint(e string) string {
+	return strings.ToLower(strings.TrimRight(e, "/"))
+}
+
+// describeLocation names a location for messages: organization and app,
+// never a key.
+func describeLocation(l apigeev1alpha1.KeyLocation) string {
+	s := "organization " + l.Organization
+	if l.Endpoint != "" {
+		s += " at " + l.Endpoint
+	}
+	return s + ", developer " + l.Developer + ", app " + l.App
+}
+
+// importIntent is the import-pending record: the key about to be created
+// and where. It holds a fingerprint, never the key.
+type importIntent struct {
+	Fingerprint string                     `json:"fingerprint"`
+	Location    apigeev1alpha1.KeyLocation `json:"location"`
+}
+
+// pendingImport reads the import-pending annotation; nil when absent or
+// unreadable (a hand-edited value is ignored, not trusted).
+func pendingImport(k *apigeev1alpha1.DeveloperAppKey) *importIntent {
+	raw, ok := k.Annotations[apigeev1alpha1.ImportPendingAnnotation]
+	if !ok {
+		return nil
+	}
+	var in importIntent
+	if err := json.Unmarshal([]byte(raw), &in); err != nil || in.Fingerprint == "" {
+		return nil
+	}
+	return &in
+}
+
+func (in importIntent) encode() string {
+	b, _ := json.Marshal(in)
+	return string(b)
+}
