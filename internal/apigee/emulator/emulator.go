@@ -55,6 +55,11 @@ type Options struct {
 	// EmptyCredentialsAfterCreate makes GET app answer credentials [] for
 	// this long after the app was created, as Apigee sometimes does.
 	EmptyCredentialsAfterCreate time.Duration
+	// WriteAnswersWithoutSecret makes the answers of writes (create,
+	// update, replace, delete, remove product) omit consumerSecret. The
+	// record does not say every write answer carries it, so the operator
+	// must never decide a delete from one; reads always carry it.
+	WriteAnswersWithoutSecret bool
 	// XKeyActionNoContent makes X answer POST K?action= with 204 instead of
 	// 200 and the key (both are accepted by the Go client).
 	XKeyActionNoContent bool

@@ -149,14 +149,14 @@ func (e *Emulator) createKey(wr wire, rt route, body []byte) (int, any, *apiErro
 			secret = e.opts.KeyGenerator()
 		}
 		return e.s.createKey(rt.ref.developer, rt.ref.app, key, secret, expires, e.now())
-	}, wr.createdStatus())
+	}, wr.createdStatus(), true)
 }
 
 func (e *Emulator) getKey(wr wire, rt route, _ []byte) (int, any, *apiError) {
 	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
 		_, c, err := e.s.key(rt.ref)
 		return c, err
-	}, http.StatusOK)
+	}, http.StatusOK, false)
 }
 
 func (e *Emulator) updateKey(wr wire, rt route, body []byte) (int, any, *apiError) {
@@ -166,7 +166,7 @@ func (e *Emulator) updateKey(wr wire, rt route, body []byte) (int, any, *apiErro
 	}
 	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
 		return e.s.updateKey(rt.ref, u, e.now())
-	}, http.StatusOK)
+	}, http.StatusOK, true)
 }
 
 func (e *Emulator) replaceKey(wr wire, rt route, body []byte) (int, any, *apiError) {
@@ -176,19 +176,19 @@ func (e *Emulator) replaceKey(wr wire, rt route, body []byte) (int, any, *apiErr
 	}
 	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
 		return e.s.replaceKey(rt.ref, u, e.now())
-	}, http.StatusOK)
+	}, http.StatusOK, true)
 }
 
 func (e *Emulator) deleteKey(wr wire, rt route, _ []byte) (int, any, *apiError) {
 	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
 		return e.s.deleteKey(rt.ref, e.now())
-	}, http.StatusOK)
+	}, http.StatusOK, true)
 }
 
 func (e *Emulator) deleteKeyProduct(wr wire, rt route, _ []byte) (int, any, *apiError) {
 	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
 		return e.s.removeKeyProduct(rt.ref, rt.product, e.now())
-	}, http.StatusOK)
+	}, http.StatusOK, true)
 }
 
 // setKeyStatus ignores the body: clients send an empty octet-stream, or
@@ -227,8 +227,10 @@ func (e *Emulator) setKeyProductStatus(wr wire, rt route, _ []byte) (int, any, *
 	return status, v, nil
 }
 
-// keyResult runs a store call under the lock and renders the key it returns.
-func (e *Emulator) keyResult(wr wire, f func() (*apigee.Credential, *apiError), status int) (int, any, *apiError) {
+// keyResult runs a store call under the lock and renders the key it
+// returns. A write's answer omits the secret under
+// WriteAnswersWithoutSecret.
+func (e *Emulator) keyResult(wr wire, f func() (*apigee.Credential, *apiError), status int, write bool) (int, any, *apiError) {
 	e.mu.Lock()
 	c, err := f()
 	var out apigee.Credential
@@ -236,6 +238,9 @@ func (e *Emulator) keyResult(wr wire, f func() (*apigee.Credential, *apiError), 
 		out = c.Clone()
 	}
 	e.mu.Unlock()
+	if write && e.opts.WriteAnswersWithoutSecret {
+		out.ConsumerSecret = ""
+	}
 	if err != nil {
 		return 0, nil, err
 	}
