@@ -1,0 +1,92 @@
+package controller
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+)
+
+func TestSameLocation(t *testing.T) {
+	at := func(mutate func(*apigeev1alpha1.KeyLocation)) apigeev1alpha1.KeyLocation {
+		l := here
+		mutate(&l)
+		return l
+	}
+	cases := []struct {
+		reason string
+		a, b   apigeev1alpha1.KeyLocation
+		want   bool
+	}{
+		{"identical", here, here, true},
+		{"another organization", here, at(func(l *apigeev1alpha1.KeyLocation) { l.Organization = "sandbox" }), false},
+		{"another endpoint naming the same organization (a tenant's own server)", here,
+			at(func(l *apigeev1alpha1.KeyLocation) { l.Endpoint = "https://tenant.example" }), false},
+		{"a 0.1 record has no endpoint and matches on the organization", here,
+			at(func(l *apigeev1alpha1.KeyLocation) { l.Endpoint = "" }), true},
+		{"another app", here, at(func(l *apigeev1alpha1.KeyLocation) { l.App = "other" }), false},
+		{"an email in other letter case is the same developer", here,
+			at(func(l *apigeev1alpha1.KeyLocation) { l.Developer, l.DeveloperID = "D@Example.COM", "" }), true},
+		{"the developer named by ID is the developer with that ID", here,
+			at(func(l *apigeev1alpha1.KeyLocation) { l.Developer, l.DeveloperID = "dev-1", "" }), true},
+		{"another developer ID is another developer, whatever the email", here,
+			at(func(l *apigeev1alpha1.KeyLocation) { l.DeveloperID = "dev-2" }), false},
+		{"another email without IDs is another developer",
+			at(func(l *apigeev1alpha1.KeyLocation) { l.DeveloperID = "" }),
+			at(func(l *apigeev1alpha1.KeyLocation) { l.Developer, l.DeveloperID = "e@example.com", "" }), false},
+	}
+	for _, c := range cases {
+		if got := sameLocation(c.a, c.b); got != c.want {
+			t.Errorf("%s: sameLocation = %v, want %v", c.reason, got, c.want)
+		}
+		if got := sameLocation(c.b, c.a); got != c.want {
+			t.Errorf("%s (reversed): sameLocation = %v, want %v", c.reason, got, c.want)
+		}
+	}
+}
+
+func TestRecordedLocation(t *testing.T) {
+	target := here
+	target.DeveloperID = ""
+	withStatus := func(st apigeev1alpha1.DeveloperAppKeyStatus) *apigeev1alpha1.DeveloperAppKey {
+		return &apigeev1alpha1.DeveloperAppKey{Status: st}
+	}
+	recorded := here
+	cases := []struct {
+		reason  string
+		k       *apigeev1alpha1.DeveloperAppKey
+		ok      bool
+		matches bool
+	}{
+		{"nothing recorded yet", withStatus(apigeev1alpha1.DeveloperAppKeyStatus{}), false, false},
+		{"a recorded location is used as it is",
+			withStatus(apigeev1alpha1.DeveloperAppKeyStatus{ConsumerKeyFingerprint: "sha256:1", Location: &recorded}), true, true},
+		{"a 0.1 record in the connection's organization means the target",
+			withStatus(apigeev1alpha1.DeveloperAppKeyStatus{ConsumerKeyFingerprint: "sha256:1", Organization: "org"}), true, true},
+		{"a 0.1 record with only previous keys means the target",
+			withStatus(apigeev1alpha1.DeveloperAppKeyStatus{PreviousKeys: []apigeev1alpha1.PreviousKey{{Fingerprint: "sha256:1", RetireAfter: metav1.Now()}}}), true, true},
+		{"a 0.1 record in another organization is elsewhere",
+			withStatus(apigeev1alpha1.DeveloperAppKeyStatus{ConsumerKeyFingerprint: "sha256:1", Organization: "sandbox"}), true, false},
+	}
+	for _, c := range cases {
+		loc, ok := recordedLocation(c.k, target)
+		if ok != c.ok || (ok && sameLocation(loc, target) != c.matches) {
+			t.Errorf("%s: recordedLocation = %+v, %v", c.reason, loc, ok)
+		}
+	}
+}
+
+func TestImportIntentRoundTrip(t *testing.T) {
+	in := importIntent{Fingerprint: "sha256:0123", Location: here}
+	k := &apigeev1alpha1.DeveloperAppKey{}
+	k.Annotations = map[string]string{apigeev1alpha1.ImportPendingAnnotation: in.encode()}
+	got := pendingImport(k)
+	if got == nil || *got != in {
+		t.Fatalf("pendingImport = %+v, want %+v", got, in)
+	}
+	k.Annotations[apigeev1alpha1.ImportPendingAnnotation] = "not json"
+	if pendingImport(k) != nil {
+		t.Errorf("a hand-edited annotation was trusted")
+	}
+}
