@@ -71,7 +71,7 @@ func (run *keyRun) readApp(ctx context.Context, fresh bool) error {
 	if err := run.learnDeveloper(app); err != nil {
 		return err
 	}
-	if run.peers, err = run.r.peers(ctx, run.k, run.loc, app); err != nil {
+	if run.peers, err = run.r.peers(ctx, run.k, run.loc, app, len(run.previous)); err != nil {
 		return err
 	}
 	run.app, run.fresh, run.current = app, fresh, nil
@@ -213,6 +213,10 @@ func (run *keyRun) importKey(ctx context.Context) error {
 	}
 	cred, err := run.client.ImportKey(ctx, run.loc.Developer, run.loc.App, req)
 	if apigee.ClassOf(err) == apigee.ClassConflict {
+		// The key existed before: this import created nothing.
+		if err := run.r.forgetImportIntent(ctx, run.k); err != nil {
+			return err
+		}
 		return run.resolveExisting(ctx)
 	}
 	if err := run.took(cred, err); err != nil {

@@ -114,7 +114,7 @@ func locationChanged(rec apigeev1alpha1.KeyLocation, now string) error {
 // newRun checks the key is ours to manage and gathers what planning needs.
 func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, loc apigeev1alpha1.KeyLocation, creds keyCredentials) (*keyRun, error) {
 	fp := apigee.Fingerprint(creds.key)
-	if other, err := r.claimedByOlder(ctx, k, loc, fp); err != nil || other != nil {
+	if other, err := r.heldByAnother(ctx, k, loc, fp); err != nil || other != nil {
 		if err == nil {
 			err = conflictError(k, other, loc.Organization)
 		}

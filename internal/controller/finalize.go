@@ -46,6 +46,15 @@ func (r *DeveloperAppKeyReconciler) recordImportIntent(ctx context.Context, k *a
 	return err
 }
 
+// forgetImportIntent drops the import-pending record once an import is
+// known to have created nothing (Apigee answered 409: the key was there).
+func (r *DeveloperAppKeyReconciler) forgetImportIntent(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) error {
+	if _, ok := k.Annotations[apigeev1alpha1.ImportPendingAnnotation]; !ok {
+		return nil
+	}
+	return r.patchMetadata(ctx, k, func() { delete(k.Annotations, apigeev1alpha1.ImportPendingAnnotation) })
+}
+
 // patchMetadata applies change to k's metadata with a merge patch, keeping
 // the status this reconcile has built (the patch response carries the
 // stored one).
@@ -150,14 +159,14 @@ func (r *DeveloperAppKeyReconciler) freshApp(ctx context.Context, c apigee.Clien
 	return app, err
 }
 
-// deleteByFingerprint deletes one managed key unless an older object
-// records it too (then it is theirs to keep).
+// deleteByFingerprint deletes one managed key unless another object's
+// claim on it comes first (then it is theirs to keep).
 func (r *DeveloperAppKeyReconciler) deleteByFingerprint(ctx context.Context, c apigee.Client, k *apigeev1alpha1.DeveloperAppKey, app *apigee.App, loc apigeev1alpha1.KeyLocation, fp string) error {
 	cred := credentialByFingerprint(app, fp)
 	if cred == nil {
 		return nil
 	}
-	if other, err := r.claimedByOlder(ctx, k, loc, fp); err != nil || other != nil {
+	if other, err := r.heldByAnother(ctx, k, loc, fp); err != nil || other != nil {
 		return err
 	}
 	defer r.snapshots.drop(loc)

@@ -312,3 +312,70 @@ func TestNoDeleteFromWriteAnswers(t *testing.T) {
 		}
 	})
 }
+
+// neighbour makes a second namespace with its own connection "prod" to the
+// same emulator organization, as another team sharing the organization.
+func neighbour(t *testing.T, a *apigeeOrg) string {
+	t.Helper()
+	ns := namespace(t)
+	t.Cleanup(func() { releaseKeys(ns) })
+	create(t, tokenSecret(ns, "apigee-token", token))
+	create(t, connectionTo(ns, "prod", a, "apigee-token"))
+	waitConnectionReady(t, ns, "prod")
+	return ns
+}
+
+// TestOlderObjectCannotTakeARecordedKey: an object created long ago that
+// waited for its Secret, then names a key a neighbour already records (with
+// the same secret), gets KeyConflict instead of adopting it; the neighbour
+// stays Ready, and deleting the older object deletes nothing.
+func TestOlderObjectCannotTakeARecordedKey(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		a, attacker := setup(t, d)
+		create(t, newKey(attacker, "old", "later-creds"))
+		waitReason(t, attacker, "old", apigeev1alpha1.ReasonSecretNotFound)
+		time.Sleep(1100 * time.Millisecond) // creation times have one-second resolution
+
+		victim := neighbour(t, a)
+		create(t, credentialsSecret(victim, "creds", "recordedKey", "recordedSecret"))
+		create(t, newKey(victim, "orders", "creds"))
+		waitConverged(t, victim, "orders")
+
+		a.emu.ResetCalls()
+		create(t, credentialsSecret(attacker, "later-creds", "recordedKey", "recordedSecret"))
+		k := waitReason(t, attacker, "old", apigeev1alpha1.ReasonKeyConflict)
+		if msg := readyCondition(k).Message; strings.Contains(msg, victim) || strings.Contains(msg, "orders") {
+			t.Errorf("the conflict message names the other namespace's object: %q", msg)
+		}
+		if n := a.writes(); n != 0 {
+			t.Errorf("the older object wrote to Apigee: %v", a.emu.CallLog())
+		}
+		touchSecret(t, victim, "creds")
+		waitConverged(t, victim, "orders")
+
+		deleteKey(t, attacker, "old")
+		waitGone(t, attacker, "old")
+		if got := a.key(t, appName, "recordedKey"); got == nil || !convergedKey(got) || len(deletesOf(a.emu.CallLog(), "recordedKey")) != 0 {
+			t.Errorf("deleting the older object touched the neighbour's key")
+		}
+	})
+}
+
+// TestConflictingObjectDeletesNothing: an import that met a key already in
+// Apigee (409) created nothing, so deleting the conflicting object (Delete)
+// neither deletes that key nor waits on it.
+func TestConflictingObjectDeletesNothing(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		a, ns := setup(t, d)
+		a.preImport(t, appName, "theirKey", "theirSecret")
+		create(t, credentialsSecret(ns, "creds", "theirKey", "ourSecret"))
+		create(t, newKey(ns, "orders", "creds"))
+		waitReason(t, ns, "orders", apigeev1alpha1.ReasonKeyConflict)
+
+		deleteKey(t, ns, "orders")
+		waitGone(t, ns, "orders")
+		if got := a.key(t, appName, "theirKey"); got == nil || got.ConsumerSecret != "theirSecret" || len(deletesOf(a.emu.CallLog(), "theirKey")) != 0 {
+			t.Errorf("deleting a conflicting object deleted the key it conflicted with")
+		}
+	})
+}
