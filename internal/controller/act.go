@@ -115,17 +115,17 @@ func (run *keyRun) converge(ctx context.Context) error {
 
 func (run *keyRun) planInput() planInput {
 	return planInput{
-		spec: &run.k.Spec, secret: run.creds.secret, current: run.current, app: run.app, fresh: run.fresh,
+		spec: &run.k.Spec, secret: run.creds.secret, current: run.current, recorded: run.owns(), app: run.app, fresh: run.fresh,
 		location: run.loc, previousKeys: run.previous, managedByOthers: run.peers.managed,
 		unclaimedPeers: run.peers.unclaimed, now: run.now,
 	}
 }
 
-// recordDrift lists what differs, reading the app first: with it read the
-// plan is complete (it never asks for another read).
+// recordDrift lists what differs, reading the app afresh first: with a
+// fresh read the plan is complete (it never asks for another read).
 func (run *keyRun) recordDrift(ctx context.Context) error {
-	if run.app == nil {
-		if err := run.readApp(ctx, false); err != nil {
+	if !run.fresh {
+		if err := run.readApp(ctx, true); err != nil {
 			return err
 		}
 	}

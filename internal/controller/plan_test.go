@@ -66,6 +66,10 @@ func TestPlan(t *testing.T) {
 	}{
 		{"a key Apigee does not have is imported first, alone",
 			planInput{spec: spec(), secret: "s3cret"}, []string{"import the key"}},
+		{"a recorded key missing from a snapshot is confirmed by a fresh read before importing it again",
+			planInput{spec: spec(), secret: "s3cret", recorded: true, app: appWith()}, []string{"read the app"}},
+		{"a recorded key missing from a fresh read is imported again",
+			planInput{spec: spec(), secret: "s3cret", recorded: true, app: appWith(), fresh: true}, []string{"import the key"}},
 		{"a key with another secret is re-created after a fresh read",
 			planInput{spec: spec(), secret: "new", current: converged(), fresh: true}, []string{"re-create the key with the new secret"}},
 		{"another secret in a snapshot or a write's answer asks for a fresh read, never a delete",
