@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg Config) (apigee.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	authRT, err := auth.NewTransport(ctx, cfg.Auth, cfg.Transport)
+	authRT, err := auth.NewTransport(ctx, cfg.Auth, endpoint, cfg.Transport)
 	if err != nil {
 		return nil, err
 	}
