@@ -44,8 +44,12 @@ type ApigeeConnectionSpec struct {
 	// Auth says how to authenticate. Exactly one method must be set.
 	Auth ConnectionAuth `json:"auth"`
 
-	// RateLimit caps the management calls the operator makes to this
-	// organization. Every key using the organization shares it. Defaults to
+	// RateLimit caps management calls. On a ClusterApigeeConnection it is
+	// the organization's budget, shared by every connection and key using
+	// the organization. On an ApigeeConnection it caps only that
+	// connection's own calls, which also stay within the organization's
+	// budget: it can neither slow other namespaces nor raise the budget.
+	// The budget defaults to the operator's --organization-requests-per-minute:
 	// 4800 requests per minute on X and Hybrid (quota 6000) and 8000 on
 	// Edge (quota 10000), leaving room for people and pipelines.
 	// +optional
@@ -55,9 +59,14 @@ type ApigeeConnectionSpec struct {
 // ConnectionAuth holds exactly one authentication method.
 // +kubebuilder:validation:XValidation:rule="[has(self.workloadIdentity), has(self.serviceAccountKey), has(self.basic), has(self.edgeOAuth), has(self.bearerToken)].filter(x, x).size() == 1",message="exactly one of workloadIdentity, serviceAccountKey, basic, edgeOAuth or bearerToken must be set"
 type ConnectionAuth struct {
-	// WorkloadIdentity uses Application Default Credentials: GKE Workload
-	// Identity, the metadata server or GOOGLE_APPLICATION_CREDENTIALS.
-	// X and Hybrid only.
+	// WorkloadIdentity uses the operator's own Google identity, its
+	// Application Default Credentials: GKE Workload Identity, the metadata
+	// server or GOOGLE_APPLICATION_CREDENTIALS. X and Hybrid only. It is
+	// meant for ClusterApigeeConnections, set up by administrators, whose
+	// endpoint receives the tokens. An ApigeeConnection may use it only when
+	// the operator runs with --namespaced-ambient-credentials, and then only
+	// towards https://*.googleapis.com endpoints; otherwise Ready is False
+	// with reason AmbientCredentialsNotAllowed and no call is made.
 	// +optional
 	WorkloadIdentity *WorkloadIdentityAuth `json:"workloadIdentity,omitempty"`
 

@@ -72,6 +72,14 @@ const (
 	ReasonRateLimited = "RateLimited"
 	// ReasonInvalidSpec: the spec cannot be used as written.
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonAmbientCredentialsNotAllowed: the connection asks for the
+	// operator's own Google identity (workloadIdentity) where the operator
+	// does not lend it: on an ApigeeConnection without the operator flag
+	// --namespaced-ambient-credentials, or towards an endpoint that is not
+	// https on a *.googleapis.com host. No call was made and no token
+	// fetched. Use serviceAccountKey, or ask an administrator for a
+	// ClusterApigeeConnection.
+	ReasonAmbientCredentialsNotAllowed = "AmbientCredentialsNotAllowed"
 )
 
 const (

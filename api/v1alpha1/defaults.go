@@ -7,12 +7,6 @@ const (
 	DefaultEndpointX    = "https://apigee.googleapis.com"
 	DefaultEndpointEdge = "https://api.enterprise.apigee.com"
 
-	// Defaults below the platform quotas (6,000 and 10,000 calls a minute
-	// per organization), which the operator shares with people and pipelines.
-	DefaultRequestsPerMinuteX    = 4800
-	DefaultRequestsPerMinuteEdge = 8000
-	DefaultBurst                 = 20
-
 	DefaultConsumerKeyField    = "consumerKey"
 	DefaultConsumerSecretField = "consumerSecret"
 	DefaultServiceAccountKey   = "key.json"
@@ -38,21 +32,6 @@ func (s *ApigeeConnectionSpec) EffectiveEndpoint() string {
 	default:
 		return DefaultEndpointX
 	}
-}
-
-// EffectiveRateLimit is the rate limit, or the platform's default.
-func (s *ApigeeConnectionSpec) EffectiveRateLimit() (requestsPerMinute, burst int) {
-	requestsPerMinute, burst = DefaultRequestsPerMinuteX, DefaultBurst
-	if s.EffectivePlatform() == PlatformEdge {
-		requestsPerMinute = DefaultRequestsPerMinuteEdge
-	}
-	if s.RateLimit != nil {
-		requestsPerMinute = int(s.RateLimit.RequestsPerMinute)
-		if s.RateLimit.Burst > 0 {
-			burst = int(s.RateLimit.Burst)
-		}
-	}
-	return requestsPerMinute, burst
 }
 
 // KeyField is the Secret data key of the consumer key.

@@ -25,25 +25,6 @@ func TestEffectiveEndpoint(t *testing.T) {
 	}
 }
 
-func TestEffectiveRateLimit(t *testing.T) {
-	cases := []struct {
-		reason         string
-		spec           ApigeeConnectionSpec
-		wantRPM, burst int
-	}{
-		{"X default stays below the 6000/min quota", ApigeeConnectionSpec{Platform: PlatformX}, 4800, 20},
-		{"Edge default stays below the 10000/min quota", ApigeeConnectionSpec{Platform: PlatformEdge}, 8000, 20},
-		{"explicit rate, default burst", ApigeeConnectionSpec{RateLimit: &RateLimit{RequestsPerMinute: 600}}, 600, 20},
-		{"explicit rate and burst", ApigeeConnectionSpec{RateLimit: &RateLimit{RequestsPerMinute: 600, Burst: 5}}, 600, 5},
-	}
-	for _, c := range cases {
-		rpm, burst := c.spec.EffectiveRateLimit()
-		if rpm != c.wantRPM || burst != c.burst {
-			t.Errorf("%s: got %d/%d, want %d/%d", c.reason, rpm, burst, c.wantRPM, c.burst)
-		}
-	}
-}
-
 func TestKeySpecDefaults(t *testing.T) {
 	var spec DeveloperAppKeySpec
 	if got := spec.Credentials.KeyField(); got != "consumerKey" {

@@ -9,6 +9,9 @@ import (
 	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/controller"
 )
 
 // options are the operator's command-line settings.
@@ -24,6 +27,10 @@ type options struct {
 	logFormat        string
 	concurrency      int
 	reconcileTimeout time.Duration
+	// Tenancy: what the operator lends to namespaces.
+	namespacedAmbient bool
+	orgRequestsPerMin int
+	orgBurst          int
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
@@ -37,6 +44,11 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for DeveloperAppKeys and ApigeeConnections; empty watches all.")
 	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 8, "Objects of each kind reconciled at once. Apigee calls stay within each organization's rate limit whatever this is.")
 	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "Upper bound of one reconcile, including waits for the organization's rate limiter.")
+	fs.BoolVar(&o.namespacedAmbient, "namespaced-ambient-credentials", false, "Let ApigeeConnections (namespaced) use workloadIdentity, the operator's own Google identity, towards https://*.googleapis.com endpoints only. "+
+		"Off: only ClusterApigeeConnections, set up by administrators, may use it; anyone who can create an ApigeeConnection could otherwise act as the operator's service account.")
+	fs.IntVar(&o.orgRequestsPerMin, "organization-requests-per-minute", 0, "Each organization's budget of Apigee management calls a minute, shared by every connection to it; 0: 4800 on X and Hybrid, 8000 on Edge. "+
+		"A ClusterApigeeConnection's rateLimit overrides it for its organization; an ApigeeConnection's rateLimit only caps that connection's calls.")
+	fs.IntVar(&o.orgBurst, "organization-burst", 20, "Calls an organization's budget lets go at once after a quiet period.")
 	fs.IntVar(&o.verbosity, "v", 0, "Log verbosity: 0 info, 1 debug, higher for more detail. Key and secret values are never logged.")
 	fs.StringVar(&o.logFormat, "log-format", "json", "Log format: json or console.")
 	if err := fs.Parse(args); err != nil {
@@ -52,6 +64,12 @@ func (o options) validate() error {
 	if o.concurrency < 1 {
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.concurrency)
 	}
+	if o.orgRequestsPerMin < 0 || o.orgRequestsPerMin > 100000 {
+		return fmt.Errorf("--organization-requests-per-minute must be between 0 and 100000, got %d", o.orgRequestsPerMin)
+	}
+	if o.orgBurst < 1 || o.orgBurst > 1000 {
+		return fmt.Errorf("--organization-burst must be between 1 and 1000, got %d", o.orgBurst)
+	}
 	if o.verbosity < 0 {
 		return fmt.Errorf("-v must not be negative, got %d", o.verbosity)
 	}
@@ -59,6 +77,14 @@ func (o options) validate() error {
 		return fmt.Errorf(`--log-format must be "json" or "console", got %q`, o.logFormat)
 	}
 	return nil
+}
+
+// tenancy is what the operator lends to connections.
+func (o options) tenancy() controller.Tenancy {
+	return controller.Tenancy{
+		NamespacedAmbientCredentials: o.namespacedAmbient,
+		OrganizationRate:             apigee.Rate{PerMinute: o.orgRequestsPerMin, Burst: o.orgBurst},
+	}
 }
 
 // namespaces returns the watched namespaces, or nil for all.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv"
 )
 
@@ -28,6 +29,9 @@ func TestParseFlags(t *testing.T) {
 		{"bad log format", []string{"--log-format=xml"}, `--log-format must be "json" or "console"`},
 		{"negative verbosity", []string{"-v=-1"}, "-v must not be negative"},
 		{"no workers", []string{"--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles must be at least 1"},
+		{"tenancy flags", []string{"--namespaced-ambient-credentials", "--organization-requests-per-minute=3000", "--organization-burst=5"}, ""},
+		{"negative budget", []string{"--organization-requests-per-minute=-1"}, "--organization-requests-per-minute must be between 0 and 100000"},
+		{"no burst", []string{"--organization-burst=0"}, "--organization-burst must be between 1 and 1000"},
 	}
 	for _, c := range cases {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -41,6 +45,10 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	if o, _ := parseFlags(fs, nil); o.tenancy().NamespacedAmbientCredentials || o.tenancy().OrganizationRate != (apigee.Rate{Burst: 20}) {
+		t.Errorf("by default the ambient identity is not lent to namespaces and budgets are the platform's, got %+v", o.tenancy())
+	}
+	fs = flag.NewFlagSet("test", flag.ContinueOnError)
 	o, _ := parseFlags(fs, []string{"--watch-namespaces= a,,b "})
 	if got := o.namespaces(); len(got) != 2 || got[0] != "a" || got[1] != "b" {
 		t.Errorf("namespaces() = %q", got)

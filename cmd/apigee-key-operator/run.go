@@ -34,10 +34,11 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := controller.Setup(ctx, mgr, controller.Options{ResyncInterval: o.resyncInterval}); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.Options{ResyncInterval: o.resyncInterval, Tenancy: o.tenancy()}); err != nil {
 		return err
 	}
-	ctrl.Log.Info("Starting operator", "resyncInterval", o.resyncInterval.String(), "namespaces", o.namespaces())
+	ctrl.Log.Info("Starting operator", "resyncInterval", o.resyncInterval.String(), "namespaces", o.namespaces(),
+		"namespacedAmbientCredentials", o.namespacedAmbient)
 	return mgr.Start(ctx)
 }
 

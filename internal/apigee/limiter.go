@@ -18,46 +18,111 @@ const (
 	DefaultBurst                 = 20
 )
 
-// LimiterRegistry hands out one token bucket per organization, shared by
-// every client of that organization in the process.
+// Rate is a token bucket: calls a minute and how many may go at once.
+type Rate struct {
+	PerMinute, Burst int
+}
+
+// or fills r's zero fields from def.
+func (r Rate) or(def Rate) Rate {
+	if r.PerMinute <= 0 {
+		r.PerMinute = def.PerMinute
+	}
+	if r.Burst <= 0 {
+		r.Burst = def.Burst
+	}
+	return r
+}
+
+// apply sets l's limits to r, leaving the bucket's tokens alone.
+func (r Rate) apply(l *rate.Limiter) {
+	if limit := r.limit(); l.Limit() != limit {
+		l.SetLimit(limit)
+	}
+	if l.Burst() != r.Burst {
+		l.SetBurst(r.Burst)
+	}
+}
+
+func (r Rate) limit() rate.Limit { return rate.Limit(float64(r.PerMinute) / 60) }
+
+// NewLimiter returns a new token bucket at r (zero fields: the defaults).
+func (r Rate) NewLimiter() *rate.Limiter {
+	r = r.or(defaultRate)
+	return rate.NewLimiter(r.limit(), r.Burst)
+}
+
+// defaultRate fills what a caller leaves unset: the lower platform default.
+var defaultRate = Rate{PerMinute: DefaultXRequestsPerMinute, Burst: DefaultBurst}
+
+// LimiterRegistry hands out the limiters of the process. Each organization
+// has one shared limiter, its budget, that every call to it waits on. A
+// connection may also have a limiter of its own that caps only its calls.
+// Tenancy: only an administrator's setting (the operator's flag, a
+// ClusterApigeeConnection) may change an organization's budget, so no
+// namespace can slow, or raise the budget of, another's calls.
 type LimiterRegistry struct {
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	mu    sync.Mutex
+	orgs  map[string]*rate.Limiter
+	conns map[string]*rate.Limiter
 }
 
 // NewLimiterRegistry returns an empty registry.
 func NewLimiterRegistry() *LimiterRegistry {
-	return &LimiterRegistry{limiters: map[string]*rate.Limiter{}}
+	return &LimiterRegistry{orgs: map[string]*rate.Limiter{}, conns: map[string]*rate.Limiter{}}
 }
 
-// For returns the organization's limiter, creating it or updating its
-// limits when they changed. requestsPerMinute <= 0 means
-// DefaultXRequestsPerMinute (the lower default); burst <= 0 means DefaultBurst.
-func (r *LimiterRegistry) For(endpoint, org string, requestsPerMinute, burst int) *rate.Limiter {
-	if requestsPerMinute <= 0 {
-		requestsPerMinute = DefaultXRequestsPerMinute
-	}
-	if burst <= 0 {
-		burst = DefaultBurst
-	}
-	limit := rate.Limit(float64(requestsPerMinute) / 60)
-	key := strings.ToLower(strings.TrimRight(endpoint, "/")) + "|" + org
-
+// Organization returns the organization's shared limiter, created at start
+// when new (zero fields: DefaultXRequestsPerMinute, DefaultBurst). An
+// existing limiter keeps its limits: only SetOrganization changes them.
+func (r *LimiterRegistry) Organization(endpoint, org string, start Rate) *rate.Limiter {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l, ok := r.limiters[key]
+	return r.organization(endpoint, org, start)
+}
+
+// SetOrganization sets the organization's budget and returns its limiter.
+// Callers pass administrators' settings only, never a namespace's.
+func (r *LimiterRegistry) SetOrganization(endpoint, org string, budget Rate) *rate.Limiter {
+	budget = budget.or(defaultRate)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.organization(endpoint, org, budget)
+	budget.apply(l)
+	return l
+}
+
+func (r *LimiterRegistry) organization(endpoint, org string, start Rate) *rate.Limiter {
+	key := strings.ToLower(strings.TrimRight(endpoint, "/")) + "|" + org
+	l, ok := r.orgs[key]
 	if !ok {
-		l = rate.NewLimiter(limit, burst)
-		r.limiters[key] = l
-		return l
-	}
-	if l.Limit() != limit {
-		l.SetLimit(limit)
-	}
-	if l.Burst() != burst {
-		l.SetBurst(burst)
+		l = start.NewLimiter()
+		r.orgs[key] = l
 	}
 	return l
+}
+
+// Connection returns the limiter that caps one connection's own calls,
+// kept under id across client rebuilds (so rebuilding grants no fresh
+// burst) and updated to own (zero fields: the defaults).
+func (r *LimiterRegistry) Connection(id string, own Rate) *rate.Limiter {
+	own = own.or(defaultRate)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.conns[id]
+	if !ok {
+		l = own.NewLimiter()
+		r.conns[id] = l
+	}
+	own.apply(l)
+	return l
+}
+
+// ForgetConnection drops a deleted connection's limiter.
+func (r *LimiterRegistry) ForgetConnection(id string) {
+	r.mu.Lock()
+	delete(r.conns, id)
+	r.mu.Unlock()
 }
 
 // maxPause bounds how long one Retry-After can hold an organization, in

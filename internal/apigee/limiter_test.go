@@ -11,31 +11,49 @@ import (
 
 func TestLimiterRegistry(t *testing.T) {
 	r := NewLimiterRegistry()
-	a := r.For("https://apigee.googleapis.com/", "acme", 600, 5)
-	if b := r.For("https://APIGEE.googleapis.com", "acme", 600, 5); b != a {
+	a := r.Organization("https://apigee.googleapis.com/", "acme", Rate{600, 5})
+	if b := r.Organization("https://APIGEE.googleapis.com", "acme", Rate{600, 5}); b != a {
 		t.Error("same organization on the same endpoint must share one limiter")
 	}
-	if c := r.For("https://apigee.googleapis.com", "other", 600, 5); c == a {
+	if c := r.Organization("https://apigee.googleapis.com", "other", Rate{600, 5}); c == a {
 		t.Error("another organization must get its own limiter")
 	}
-	if d := r.For("http://ms:8080", "acme", 600, 5); d == a {
+	if d := r.Organization("http://ms:8080", "acme", Rate{600, 5}); d == a {
 		t.Error("the same name on another endpoint is another organization")
 	}
-	r.For("https://apigee.googleapis.com", "acme", 1200, 7)
-	got := struct {
+	type limits struct {
 		Limit rate.Limit
 		Burst int
-	}{a.Limit(), a.Burst()}
-	want := struct {
-		Limit rate.Limit
-		Burst int
-	}{20, 7}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("changed limits must update the shared limiter: -want +got:\n%s", diff)
 	}
-	def := r.For("e", "defaults", 0, 0)
-	if def.Limit() != rate.Limit(float64(DefaultXRequestsPerMinute)/60) || def.Burst() != DefaultBurst {
-		t.Errorf("zero limits must mean the defaults, got %v/%d", def.Limit(), def.Burst())
+	r.Organization("https://apigee.googleapis.com", "acme", Rate{1, 1})
+	if diff := cmp.Diff(limits{10, 5}, limits{a.Limit(), a.Burst()}); diff != "" {
+		t.Errorf("a starting rate must not change an existing budget: -want +got:\n%s", diff)
+	}
+	r.SetOrganization("https://apigee.googleapis.com", "acme", Rate{1200, 7})
+	if diff := cmp.Diff(limits{20, 7}, limits{a.Limit(), a.Burst()}); diff != "" {
+		t.Errorf("an administrator's budget must update the shared limiter: -want +got:\n%s", diff)
+	}
+	def := r.Organization("e", "defaults", Rate{})
+	if diff := cmp.Diff(limits{rate.Limit(float64(DefaultXRequestsPerMinute) / 60), DefaultBurst}, limits{def.Limit(), def.Burst()}); diff != "" {
+		t.Errorf("zero limits must mean the defaults: -want +got:\n%s", diff)
+	}
+}
+
+func TestConnectionLimiters(t *testing.T) {
+	r := NewLimiterRegistry()
+	a := r.Connection("uid-a", Rate{60, 2})
+	if r.Connection("uid-a", Rate{120, 3}) != a || a.Limit() != 2 || a.Burst() != 3 {
+		t.Errorf("a connection keeps one limiter across rebuilds, updated: got %v/%d", a.Limit(), a.Burst())
+	}
+	if r.Connection("uid-b", Rate{60, 2}) == a {
+		t.Error("each connection must get its own limiter")
+	}
+	r.ForgetConnection("uid-a")
+	if r.Connection("uid-a", Rate{60, 2}) == a {
+		t.Error("a forgotten connection must start a new limiter")
+	}
+	if org := r.Organization("e", "o", Rate{}); org.Limit() != rate.Limit(float64(DefaultXRequestsPerMinute)/60) {
+		t.Errorf("connection limiters must not touch the organization's, got %v", org.Limit())
 	}
 }
 

@@ -1,6 +1,7 @@
 package apigee
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,15 +13,19 @@ import (
 // TransportOptions configures the traffic transport of one connection.
 type TransportOptions struct {
 	Organization string
-	// Limiter is the organization's shared limiter (LimiterRegistry.For);
-	// nil: no client-side limit.
+	// Limiter is the organization's shared limiter
+	// (LimiterRegistry.Organization); nil: no client-side limit.
 	Limiter *rate.Limiter
+	// ConnectionLimiter caps this connection's own calls on top of the
+	// organization's (LimiterRegistry.Connection); nil: no cap of its own.
+	ConnectionLimiter *rate.Limiter
 	// Metrics records every attempt; nil: none.
 	Metrics *Metrics
 }
 
 // Transport is the traffic discipline every Apigee request goes through:
-// it waits on the organization's limiter before each attempt, records
+// it waits on the connection's own limiter and the organization's before
+// each attempt, records
 // metrics, logs at V(1) without URL or body, and after a 429 with
 // Retry-After holds back the whole organization. It does not retry: that
 // needs to know the operation's semantics (see WithRetries).
@@ -40,10 +45,8 @@ func NewTransport(base http.RoundTripper, opts TransportOptions) *Transport {
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	if t.opts.Limiter != nil {
-		if err := t.opts.Limiter.Wait(ctx); err != nil {
-			return nil, err
-		}
+	if err := t.wait(ctx); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
@@ -58,6 +61,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		"operation", op, "organization", t.opts.Organization, "code", code,
 		"duration", elapsed, "keyFingerprint", keyFingerprintFrom(ctx))
 	return resp, err
+}
+
+// wait takes a token from the connection's own limiter first, then from
+// the organization's: a connection throttled by its own setting waits
+// without holding a token of the shared budget.
+func (t *Transport) wait(ctx context.Context) error {
+	for _, l := range []*rate.Limiter{t.opts.ConnectionLimiter, t.opts.Limiter} {
+		if l == nil {
+			continue
+		}
+		if err := l.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func statusLabel(resp *http.Response, err error) string {

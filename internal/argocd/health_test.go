@@ -147,6 +147,8 @@ var reasonHealth = map[string]string{
 	"Forbidden":            "Degraded",
 	"InvalidSpec":          "Degraded",
 	"Drifted":              "Degraded",
+	// The operator will not lend its own identity: fix the connection.
+	"AmbientCredentialsNotAllowed": "Degraded",
 	// Success reasons never come with Ready=False; if they did, something
 	// is wrong and Degraded says so.
 	"Converged":          "Degraded",

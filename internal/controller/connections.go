@@ -84,6 +84,7 @@ type Connections struct {
 	factory   ClientFactory
 	limiters  *apigee.LimiterRegistry
 	metrics   *apigee.Metrics
+	tenancy   Tenancy
 
 	mu      sync.Mutex
 	clients map[types.UID]cachedClient
@@ -95,9 +96,9 @@ type cachedClient struct {
 }
 
 // NewConnections returns a resolver that builds clients with factory.
-func NewConnections(cached client.Client, apiReader client.Reader, factory ClientFactory, metrics *apigee.Metrics) *Connections {
+func NewConnections(cached client.Client, apiReader client.Reader, factory ClientFactory, metrics *apigee.Metrics, tenancy Tenancy) *Connections {
 	return &Connections{
-		cached: cached, apiReader: apiReader, factory: factory, metrics: metrics,
+		cached: cached, apiReader: apiReader, factory: factory, metrics: metrics, tenancy: tenancy,
 		limiters: apigee.NewLimiterRegistry(), clients: map[types.UID]cachedClient{},
 	}
 }
@@ -185,11 +186,12 @@ func (cs *Connections) ClientFor(ctx context.Context, conn *connection) (apigee.
 	return c, nil
 }
 
-// Forget drops a deleted connection's client.
+// Forget drops a deleted connection's client and own limiter.
 func (cs *Connections) Forget(uid types.UID) {
 	cs.mu.Lock()
 	delete(cs.clients, uid)
 	cs.mu.Unlock()
+	cs.limiters.ForgetConnection(string(uid))
 }
 
 // version identifies the inputs of a client: the connection's generation
@@ -207,17 +209,24 @@ func (cs *Connections) version(ctx context.Context, conn *connection) (string, e
 	return v + "/" + meta.GetResourceVersion(), nil
 }
 
-// config turns the connection spec and its Secret into a client config.
+// config turns the connection spec and its Secret into a client config,
+// within what the operator's Tenancy lets the connection use.
 func (cs *Connections) config(ctx context.Context, conn *connection) (connect.Config, error) {
-	rpm, burst := conn.spec.EffectiveRateLimit()
+	if err := cs.tenancy.ambientAllowed(conn); err != nil {
+		return connect.Config{}, err
+	}
+	budget, own := rateLimits(conn)
 	a, err := cs.authConfig(ctx, conn)
 	cfg := connect.Config{
 		Platform:          connect.Platform(conn.spec.EffectivePlatform()),
 		Organization:      conn.spec.Organization,
 		Endpoint:          conn.spec.EffectiveEndpoint(),
 		Auth:              a,
-		RequestsPerMinute: rpm,
-		Burst:             burst,
+		RequestsPerMinute: budget.PerMinute,
+		Burst:             budget.Burst,
+		DefaultRate:       cs.tenancy.OrganizationRate,
+		ConnectionRate:    own,
+		ConnectionID:      string(conn.object.GetUID()),
 		Limiters:          cs.limiters,
 		Metrics:           cs.metrics,
 	}
@@ -227,7 +236,7 @@ func (cs *Connections) config(ctx context.Context, conn *connection) (connect.Co
 func (cs *Connections) authConfig(ctx context.Context, conn *connection) (auth.Config, error) {
 	a := conn.spec.Auth
 	if a.WorkloadIdentity != nil {
-		return auth.Config{Method: auth.MethodApplicationDefault}, nil
+		return auth.Config{Method: auth.MethodApplicationDefault, FindAmbient: cs.tenancy.FindAmbient}, nil
 	}
 	data, err := cs.secretData(ctx, conn)
 	if err != nil {

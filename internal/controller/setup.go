@@ -23,6 +23,9 @@ type Options struct {
 	SnapshotTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Tenancy is what the operator lends to connections: its ambient
+	// identity and each organization's call budget.
+	Tenancy Tenancy
 }
 
 // Setup registers the reconcilers with the manager.
@@ -31,7 +34,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := registerIndexes(ctx, mgr); err != nil {
 		return err
 	}
-	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry))
+	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry), o.Tenancy)
 	secrets := &secretWatch{client: mgr.GetClient()}
 	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval}
 	if err := (&ApigeeConnectionReconciler{prober: prober}).setup(mgr, secrets); err != nil {

@@ -62,7 +62,8 @@ func TestDefaultRender(t *testing.T) {
 	}
 	wantArgs := []string{
 		"--metrics-bind-address=:8443", "--metrics-secure=true", "--health-probe-bind-address=:8081",
-		"--leader-elect", "--resync-interval=10m", "-v=0", "--log-format=json",
+		"--leader-elect", "--resync-interval=10m", "--namespaced-ambient-credentials=false",
+		"--organization-requests-per-minute=0", "--organization-burst=20", "-v=0", "--log-format=json",
 	}
 	if !reflect.DeepEqual(c.Args, wantArgs) {
 		t.Errorf("args %q, want %q", c.Args, wantArgs)
@@ -95,7 +96,8 @@ func TestEveryOptionRender(t *testing.T) {
 	wantArgs := []string{
 		"--metrics-bind-address=:9443", "--metrics-secure=true", "--health-probe-bind-address=:8082",
 		"--leader-elect", "--leader-election-namespace=apigee-keys", "--resync-interval=5m",
-		"--watch-namespaces=team-a,team-b", "-v=2", "--log-format=console", "-v=3",
+		"--watch-namespaces=team-a,team-b", "--namespaced-ambient-credentials=true",
+		"--organization-requests-per-minute=3000", "--organization-burst=10", "-v=2", "--log-format=console", "-v=3",
 	}
 	if !reflect.DeepEqual(c.Args, wantArgs) {
 		t.Errorf("args %q, want %q", c.Args, wantArgs)
@@ -303,6 +305,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		"resyncInterval=often",
 		"image.pullPolicy=Sometimes",
 		"watchNamespaces[0]=Team_A",
+		"namespacedAmbientCredentials=yes",
+		"organizationRateLimit.requestsPerMinute=-1",
+		"organizationRateLimit.burst=0",
 		"metrics.port=70000",
 		"unknownTopLevel=1",
 		"crds.unknown=true",

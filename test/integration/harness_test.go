@@ -75,7 +75,8 @@ func testenvStart() (*testenv.Env, error) {
 	if err != nil {
 		return env, err
 	}
-	if err := controller.Setup(context.Background(), mgr, controller.Options{ResyncInterval: time.Hour, SnapshotTTL: 200 * time.Millisecond}); err != nil {
+	if err := controller.Setup(context.Background(), mgr, controller.Options{ResyncInterval: time.Hour, SnapshotTTL: 200 * time.Millisecond,
+		Tenancy: controller.Tenancy{FindAmbient: ambient.find}}); err != nil {
 		return env, err
 	}
 	go func() {

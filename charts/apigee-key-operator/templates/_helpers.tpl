@@ -88,6 +88,9 @@ cmd/apigee-key-operator/flags.go.
 {{- with .Values.watchNamespaces }}
 - --watch-namespaces={{ join "," . }}
 {{- end }}
+- --namespaced-ambient-credentials={{ .Values.namespacedAmbientCredentials }}
+- --organization-requests-per-minute={{ .Values.organizationRateLimit.requestsPerMinute }}
+- --organization-burst={{ .Values.organizationRateLimit.burst }}
 - -v={{ .Values.logLevel }}
 - --log-format={{ .Values.logFormat }}
 {{- with .Values.extraArgs }}

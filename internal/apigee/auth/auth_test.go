@@ -84,7 +84,7 @@ func TestBasicAndBearer(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			rt, err := NewTransport(context.Background(), tc.cfg, nil)
+			rt, err := NewTransport(context.Background(), tc.cfg, srv.URL, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +142,7 @@ func TestEdgeOAuth(t *testing.T) {
 	api := echoAuth(t)
 
 	cfg := Config{Method: MethodEdgeOAuth, Username: "me", Password: "pw", MFAToken: "123456", TokenURL: tsrv.URL}
-	rt, err := NewTransport(context.Background(), cfg, nil)
+	rt, err := NewTransport(context.Background(), cfg, api.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,11 +165,12 @@ func TestEdgeOAuthRefreshFallsBackToPassword(t *testing.T) {
 	ts := &tokenServer{accept: func(f map[string]string) bool { return f["grant_type"] == "password" }}
 	tsrv := httptest.NewServer(ts)
 	defer tsrv.Close()
-	rt, err := NewTransport(context.Background(), Config{Method: MethodEdgeOAuth, Username: "me", Password: "pw", TokenURL: tsrv.URL}, nil)
+	api := echoAuth(t)
+	rt, err := NewTransport(context.Background(), Config{Method: MethodEdgeOAuth, Username: "me", Password: "pw", TokenURL: tsrv.URL}, api.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := authHeader(t, rt, echoAuth(t).URL)
+	got, err := authHeader(t, rt, api.URL)
 	if err != nil || got != "Bearer access-3" {
 		t.Errorf("after a refused refresh the password grant must run again: got %q, %v", got, err)
 	}
@@ -179,7 +180,7 @@ func TestEdgeOAuthRejected(t *testing.T) {
 	ts := &tokenServer{accept: func(map[string]string) bool { return false }}
 	tsrv := httptest.NewServer(ts)
 	defer tsrv.Close()
-	_, err := NewTransport(context.Background(), Config{Method: MethodEdgeOAuth, Username: "me", Password: "SENTINELPASSWORD", MFAToken: "999999", TokenURL: tsrv.URL}, nil)
+	_, err := NewTransport(context.Background(), Config{Method: MethodEdgeOAuth, Username: "me", Password: "SENTINELPASSWORD", MFAToken: "999999", TokenURL: tsrv.URL}, "https://api.example", nil)
 	if apigee.ClassOf(err) != apigee.ClassUnauthorized {
 		t.Fatalf("want Unauthorized, got %v", err)
 	}
@@ -208,11 +209,12 @@ func TestServiceAccountKey(t *testing.T) {
 	}}
 	tsrv := httptest.NewServer(ts)
 	defer tsrv.Close()
-	rt, err := NewTransport(context.Background(), Config{Method: MethodServiceAccountKey, ServiceAccountKey: serviceAccountKey(t, tsrv.URL)}, nil)
+	api := echoAuth(t)
+	rt, err := NewTransport(context.Background(), Config{Method: MethodServiceAccountKey, ServiceAccountKey: serviceAccountKey(t, tsrv.URL)}, api.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := authHeader(t, rt, echoAuth(t).URL)
+	got, err := authHeader(t, rt, api.URL)
 	if err != nil || got != "Bearer access-1" {
 		t.Errorf("want the JWT grant's token, got %q, %v", got, err)
 	}
@@ -222,11 +224,12 @@ func TestServiceAccountKeyRejectedAtRequest(t *testing.T) {
 	ts := &tokenServer{accept: func(map[string]string) bool { return false }}
 	tsrv := httptest.NewServer(ts)
 	defer tsrv.Close()
-	rt, err := NewTransport(context.Background(), Config{Method: MethodServiceAccountKey, ServiceAccountKey: serviceAccountKey(t, tsrv.URL)}, nil)
+	api := echoAuth(t)
+	rt, err := NewTransport(context.Background(), Config{Method: MethodServiceAccountKey, ServiceAccountKey: serviceAccountKey(t, tsrv.URL)}, api.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = authHeader(t, rt, echoAuth(t).URL)
+	_, err = authHeader(t, rt, api.URL)
 	if apigee.ClassOf(err) != apigee.ClassUnauthorized {
 		t.Errorf("a refused token request must be Unauthorized, got %v", err)
 	}
@@ -246,7 +249,7 @@ func TestServiceAccountKeyInvalid(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := NewTransport(context.Background(), Config{Method: MethodServiceAccountKey, ServiceAccountKey: []byte(tc.key)}, nil)
+			_, err := NewTransport(context.Background(), Config{Method: MethodServiceAccountKey, ServiceAccountKey: []byte(tc.key)}, "https://apigee.googleapis.com", nil)
 			if apigee.ClassOf(err) != apigee.ClassUnauthorized {
 				t.Fatalf("%s: want Unauthorized, got %v", tc.reason, err)
 			}

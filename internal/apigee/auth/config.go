@@ -55,6 +55,9 @@ type Config struct {
 	BearerToken string
 	// TokenHTTPClient fetches tokens; default a client with a 30 s timeout.
 	TokenHTTPClient *http.Client
+	// FindAmbient finds the ambient credentials (MethodApplicationDefault);
+	// nil: google.FindDefaultCredentials. Tests inject their own identity.
+	FindAmbient CredentialsFinder
 }
 
 // String names the method only.

@@ -11,10 +11,18 @@ import (
 	"golang.org/x/oauth2/google"
 )
 
-// applicationDefault finds the pod's Google credentials. Tokens are fetched
-// on first use, so a broken setup shows up in the first call (Probe).
-func applicationDefault(ctx context.Context) (oauth2.TokenSource, error) {
-	creds, err := google.FindDefaultCredentials(ctx, Scope)
+// CredentialsFinder finds the operator's ambient Google credentials; its
+// signature is google.FindDefaultCredentials'.
+type CredentialsFinder func(ctx context.Context, scopes ...string) (*google.Credentials, error)
+
+// applicationDefault finds the pod's Google credentials with find (nil:
+// google.FindDefaultCredentials). Tokens are fetched on first use, so a
+// broken setup shows up in the first call (Probe).
+func applicationDefault(ctx context.Context, find CredentialsFinder) (oauth2.TokenSource, error) {
+	if find == nil {
+		find = google.FindDefaultCredentials
+	}
+	creds, err := find(ctx, Scope)
 	if err != nil {
 		return nil, unauthorized("no Google Application Default Credentials found: on GKE bind the operator's " +
 			"Kubernetes service account to a Google service account (Workload Identity), or use serviceAccountKey")

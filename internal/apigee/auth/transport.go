@@ -8,17 +8,26 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// NewTransport returns a RoundTripper that authenticates every request on
-// base (nil: http.DefaultTransport). Token sources outlive ctx (refreshes
+// NewTransport returns a RoundTripper that authenticates every request to
+// endpoint on base (nil: http.DefaultTransport) and refuses requests to any
+// other origin (see originGuard). Token sources outlive ctx (refreshes
 // happen long after the call that built them); ctx bounds only the work
 // done now, such as the first Edge OAuth grant.
-func NewTransport(ctx context.Context, cfg Config, base http.RoundTripper) (http.RoundTripper, error) {
+func NewTransport(ctx context.Context, cfg Config, endpoint string, base http.RoundTripper) (http.RoundTripper, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	rt, err := credentialTransport(ctx, cfg, base)
+	if err != nil {
+		return nil, err
+	}
+	return newOriginGuard(endpoint, rt)
+}
+
+func credentialTransport(ctx context.Context, cfg Config, base http.RoundTripper) (http.RoundTripper, error) {
 	if cfg.Method == MethodBasic {
 		return basicTransport{user: cfg.Username, password: cfg.Password, base: base}, nil
 	}
@@ -36,7 +45,7 @@ func tokenSource(ctx context.Context, cfg Config) (oauth2.TokenSource, error) {
 	tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
 	switch cfg.Method {
 	case MethodApplicationDefault:
-		return applicationDefault(tctx)
+		return applicationDefault(tctx, cfg.FindAmbient)
 	case MethodServiceAccountKey:
 		return serviceAccount(tctx, cfg.ServiceAccountKey)
 	case MethodEdgeOAuth:

@@ -4,10 +4,13 @@
 package connect
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/auth"
@@ -34,10 +37,21 @@ type Config struct {
 	// Endpoint defaults per platform (x.DefaultEndpoint, edge.DefaultEndpoint).
 	Endpoint string
 	Auth     auth.Config
-	// RequestsPerMinute and Burst default per platform
-	// (apigee.DefaultXRequestsPerMinute, DefaultEdgeRequestsPerMinute, DefaultBurst).
+	// RequestsPerMinute and Burst, when set, are the organization's budget
+	// and set its limiter, shared by every connection to it: pass only an
+	// administrator's setting, never a namespace's. Zero: the limiter keeps
+	// its limits; a new one starts at DefaultRate.
 	RequestsPerMinute int
 	Burst             int
+	// DefaultRate starts a new organization limiter; zero fields: the
+	// platform's default (apigee.DefaultXRequestsPerMinute,
+	// DefaultEdgeRequestsPerMinute, DefaultBurst).
+	DefaultRate apigee.Rate
+	// ConnectionRate, when set, caps this connection's own calls on top of
+	// the organization's budget (a namespace's rateLimit). ConnectionID
+	// keeps that limiter in Limiters across rebuilds of the client.
+	ConnectionRate apigee.Rate
+	ConnectionID   string
 	// Limiters shares one limiter per organization between connections;
 	// nil: a registry shared by every connection in the process.
 	Limiters *apigee.LimiterRegistry
@@ -60,25 +74,17 @@ var processLimiters = apigee.NewLimiterRegistry()
 // makes a request here (the password grant); every other failure of the
 // credentials shows up in the first call, so callers Probe.
 func New(ctx context.Context, cfg Config) (apigee.Client, error) {
-	endpoint, rpm, err := defaults(cfg)
+	endpoint, start, err := defaults(cfg)
 	if err != nil {
 		return nil, err
 	}
-	authRT, err := auth.NewTransport(ctx, cfg.Auth, cfg.Transport)
+	authRT, err := auth.NewTransport(ctx, cfg.Auth, endpoint, cfg.Transport)
 	if err != nil {
 		return nil, err
-	}
-	limiters := cfg.Limiters
-	if limiters == nil {
-		limiters = processLimiters
 	}
 	hc := &http.Client{
-		Transport: apigee.NewTransport(authRT, apigee.TransportOptions{
-			Organization: cfg.Organization,
-			Limiter:      limiters.For(endpoint, cfg.Organization, rpm, cfg.Burst),
-			Metrics:      cfg.Metrics,
-		}),
-		Timeout: cfg.Timeout,
+		Transport: apigee.NewTransport(authRT, trafficOptions(cfg, endpoint, start)),
+		Timeout:   cfg.Timeout,
 	}
 	if hc.Timeout <= 0 {
 		hc.Timeout = DefaultTimeout
@@ -90,31 +96,57 @@ func New(ctx context.Context, cfg Config) (apigee.Client, error) {
 	return apigee.WithRetries(c, cfg.Retry), nil
 }
 
-// defaults returns the endpoint and rate for the platform.
-func defaults(cfg Config) (endpoint string, rpm int, err error) {
-	endpoint, rpm = cfg.Endpoint, cfg.RequestsPerMinute
+// trafficOptions picks the connection's limiters: the organization's,
+// whose limits only an explicit budget changes, and the connection's own
+// when it has a rate.
+func trafficOptions(cfg Config, endpoint string, start apigee.Rate) apigee.TransportOptions {
+	limiters := cfg.Limiters
+	if limiters == nil {
+		limiters = processLimiters
+	}
+	opts := apigee.TransportOptions{Organization: cfg.Organization, Metrics: cfg.Metrics}
+	if budget := (apigee.Rate{PerMinute: cfg.RequestsPerMinute, Burst: cfg.Burst}); budget.PerMinute > 0 {
+		opts.Limiter = limiters.SetOrganization(endpoint, cfg.Organization, budget)
+	} else {
+		opts.Limiter = limiters.Organization(endpoint, cfg.Organization, start)
+	}
+	if own := cfg.ConnectionRate; own.PerMinute > 0 {
+		opts.ConnectionLimiter = ownLimiter(limiters, cfg.ConnectionID, own)
+	}
+	return opts
+}
+
+func ownLimiter(limiters *apigee.LimiterRegistry, id string, own apigee.Rate) *rate.Limiter {
+	if id == "" {
+		return own.NewLimiter() // unnamed: this client's alone
+	}
+	return limiters.Connection(id, own)
+}
+
+// defaults returns the endpoint and the starting rate of a new
+// organization limiter for the platform.
+func defaults(cfg Config) (endpoint string, start apigee.Rate, err error) {
+	endpoint, start = cfg.Endpoint, cfg.DefaultRate
+	def := apigee.Rate{PerMinute: apigee.DefaultXRequestsPerMinute, Burst: apigee.DefaultBurst}
 	switch cfg.Platform {
 	case PlatformX, PlatformHybrid:
-		if endpoint == "" {
-			endpoint = x.DefaultEndpoint
-		}
-		if rpm <= 0 {
-			rpm = apigee.DefaultXRequestsPerMinute
-		}
+		endpoint = cmp.Or(endpoint, x.DefaultEndpoint)
 	case PlatformEdge:
-		if endpoint == "" {
-			endpoint = edge.DefaultEndpoint
-		}
-		if rpm <= 0 {
-			rpm = apigee.DefaultEdgeRequestsPerMinute
-		}
+		endpoint = cmp.Or(endpoint, edge.DefaultEndpoint)
+		def.PerMinute = apigee.DefaultEdgeRequestsPerMinute
 	default:
-		return "", 0, invalid(fmt.Sprintf("unknown platform %q: want X, Hybrid or Edge", cfg.Platform))
+		return "", start, invalid(fmt.Sprintf("unknown platform %q: want X, Hybrid or Edge", cfg.Platform))
 	}
 	if cfg.Organization == "" {
-		return "", 0, invalid("organization is required")
+		return "", start, invalid("organization is required")
 	}
-	return endpoint, rpm, nil
+	if start.PerMinute <= 0 {
+		start.PerMinute = def.PerMinute
+	}
+	if start.Burst <= 0 {
+		start.Burst = def.Burst
+	}
+	return endpoint, start, nil
 }
 
 func dialect(p Platform, endpoint, org string, hc *http.Client) (apigee.Client, error) {

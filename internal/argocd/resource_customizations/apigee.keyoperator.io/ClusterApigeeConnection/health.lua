@@ -17,8 +17,9 @@ local transient = {
 -- Every other Ready=False reason needs a person and is Degraded: KeyConflict,
 -- SecretNotFound, InvalidCredentials, DeveloperNotFound, AppNotFound,
 -- ProductNotFound, InvalidRequest, ConnectionNotFound, ConnectionNotAllowed,
--- Unauthorized, Forbidden, InvalidSpec, Drifted; and a reason this script does
--- not know yet, so a new failure is never hidden as Progressing.
+-- Unauthorized, Forbidden, InvalidSpec, AmbientCredentialsNotAllowed, Drifted;
+-- and a reason this script does not know yet, so a new failure is never hidden
+-- as Progressing.
 
 local function condition(status, type)
   if status.conditions == nil then

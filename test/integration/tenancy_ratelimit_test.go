@@ -1,0 +1,37 @@
+package integration
+
+import (
+	"testing"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
+)
+
+// TestTenantRateLimitSlowsOnlyItself: namespace A's connection to an
+// organization says requestsPerMinute: 1 (burst 1) and its probe spends
+// that one call. Namespace B's key on the same organization, endpoint and
+// emulator then converges with several calls at once: A's setting did not
+// reach the organization's shared budget. (On a shared limiter at one call
+// a minute, B's second call could not come within the 30 s wait.)
+func TestTenantRateLimitSlowsOnlyItself(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		a, nsB := setup(t, d)
+		nsA := namespace(t)
+		create(t, tokenSecret(nsA, "apigee-token", token))
+		slow := connectionTo(nsA, "slow", a, "apigee-token")
+		slow.Spec.RateLimit = &apigeev1alpha1.RateLimit{RequestsPerMinute: 1, Burst: 1}
+		create(t, slow)
+		waitConnectionReason(t, nsA, "slow", apigeev1alpha1.ReasonAuthenticated) // A's one call
+
+		a.emu.ResetCalls()
+		create(t, credentialsSecret(nsB, "creds", "neighbourKey1", "neighbourSecret1"))
+		create(t, newKey(nsB, "k", "creds"))
+		k := waitConverged(t, nsB, "k")
+		if k.Status.KeyStatus != "approved" {
+			t.Errorf("key status %q", k.Status.KeyStatus)
+		}
+		if calls := withoutProbes(a.emu.CallLog()); len(calls) < 2 {
+			t.Errorf("B's key converged with %d calls; the test needs at least 2 to show B was not held", len(calls))
+		}
+	})
+}
