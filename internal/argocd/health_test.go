@@ -149,6 +149,10 @@ var reasonHealth = map[string]string{
 	"Drifted":              "Degraded",
 	// The operator will not lend its own identity: fix the connection.
 	"AmbientCredentialsNotAllowed": "Degraded",
+	// The connection reaches elsewhere than the keys live: a person decides.
+	"LocationChanged": "Degraded",
+	// Only inside a Deleting message today; as a reason it needs a person.
+	"ImportUnconfirmed": "Degraded",
 	// Success reasons never come with Ready=False; if they did, something
 	// is wrong and Degraded says so.
 	"Converged":          "Degraded",

@@ -17,7 +17,8 @@ local transient = {
 -- Every other Ready=False reason needs a person and is Degraded: KeyConflict,
 -- SecretNotFound, InvalidCredentials, DeveloperNotFound, AppNotFound,
 -- ProductNotFound, InvalidRequest, ConnectionNotFound, ConnectionNotAllowed,
--- Unauthorized, Forbidden, InvalidSpec, AmbientCredentialsNotAllowed, Drifted;
+-- Unauthorized, Forbidden, InvalidSpec, AmbientCredentialsNotAllowed,
+-- LocationChanged, ImportUnconfirmed, Drifted;
 -- and a reason this script does not know yet, so a new failure is never hidden
 -- as Progressing.
 
