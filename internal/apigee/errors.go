@@ -52,6 +52,11 @@ type Error struct {
 	Reason string
 }
 
+// ReasonConnectionRateLimit: the connection's own rateLimit (a tenant's
+// setting) allows its next call only after RetryAfter. The caller comes
+// back then instead of waiting: a worker never waits on a tenant's limit.
+const ReasonConnectionRateLimit = "ConnectionRateLimit"
+
 // ReasonProductNotAssociated: RemoveProduct named a product that is not on
 // the key (X answers 400, Edge 500; both are ClassInvalid here).
 const ReasonProductNotAssociated = "ProductNotAssociated"

@@ -66,6 +66,9 @@ func (o RetryOptions) Delay(attempt int, err error, jitter float64) (time.Durati
 	}
 	d = d/2 + time.Duration(jitter*float64(d/2))
 	var e *Error
+	if errors.As(err, &e) && e.Reason == ReasonConnectionRateLimit {
+		return 0, false // the caller requeues; waiting here would hold a worker
+	}
 	if errors.As(err, &e) && e.RetryAfter > d {
 		if e.RetryAfter > o.MaxRetryAfter {
 			return 0, false

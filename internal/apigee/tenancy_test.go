@@ -2,6 +2,7 @@ package apigee
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -86,5 +87,35 @@ func TestTenantTooManyRequestsHoldsTheOrganization(t *testing.T) {
 	org := r.Organization("http://apigee.test", "acme", Rate{})
 	if got := org.Tokens(); got > -float64(org.Limit())*29 {
 		t.Errorf("after Retry-After: 30 the organization must owe about 30 s of tokens, has %.1f", got)
+	}
+}
+
+// TestConnectionLimitFailsFastWithRetryAfter: a call whose connection's own
+// limit has no token for a long while is refused at once with
+// ReasonConnectionRateLimit and when to come back, takes no token of the
+// organization's budget (nor of its own), and is not retried by the client:
+// a worker never waits on a tenant's setting.
+func TestConnectionLimitFailsFastWithRetryAfter(t *testing.T) {
+	r := NewLimiterRegistry()
+	tenant, _ := tenantAndNeighbour(r, answer{code: 200})
+	own := r.Connection("tenant", Rate{PerMinute: 1, Burst: 1})
+	org := r.Organization("http://apigee.test", "acme", Rate{})
+	if err := call(t, tenant, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ownBefore, orgBefore := own.Tokens(), org.Tokens()
+	err := call(t, tenant, context.Background()) // no deadline: a wait would take a minute
+	var e *Error
+	if !errors.As(err, &e) || e.Class != ClassRateLimited || e.Reason != ReasonConnectionRateLimit {
+		t.Fatalf("err = %v, want RateLimited with reason %s", err, ReasonConnectionRateLimit)
+	}
+	if e.RetryAfter < 50*time.Second || e.RetryAfter > time.Minute {
+		t.Errorf("RetryAfter = %s, want about a minute", e.RetryAfter)
+	}
+	if own.Tokens() < ownBefore-0.01 || org.Tokens() < orgBefore-0.01 {
+		t.Errorf("a refused call took tokens: own %.2f -> %.2f, organization %.2f -> %.2f", ownBefore, own.Tokens(), orgBefore, org.Tokens())
+	}
+	if _, retry := (RetryOptions{}).withDefaults().Delay(1, e, 0); retry {
+		t.Errorf("the client retries a connection-rate-limit refusal, holding the worker")
 	}
 }

@@ -2,6 +2,7 @@ package apigee
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -63,19 +64,48 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// maxConnectionWait is the longest a call waits on its connection's own
+// limiter. A longer wait fails at once with ReasonConnectionRateLimit, so a
+// tenant's low rateLimit never holds a worker that others' keys need.
+const maxConnectionWait = time.Second
+
 // wait takes a token from the connection's own limiter first, then from
 // the organization's: a connection throttled by its own setting waits
 // without holding a token of the shared budget.
 func (t *Transport) wait(ctx context.Context) error {
-	for _, l := range []*rate.Limiter{t.opts.ConnectionLimiter, t.opts.Limiter} {
-		if l == nil {
-			continue
-		}
-		if err := l.Wait(ctx); err != nil {
+	if l := t.opts.ConnectionLimiter; l != nil {
+		if err := waitBriefly(ctx, l); err != nil {
 			return err
 		}
 	}
+	if t.opts.Limiter != nil {
+		return t.opts.Limiter.Wait(ctx)
+	}
 	return nil
+}
+
+// waitBriefly takes a token from l if one comes within maxConnectionWait;
+// otherwise it takes none and says when to come back.
+func waitBriefly(ctx context.Context, l *rate.Limiter) error {
+	r := l.Reserve()
+	if !r.OK() {
+		return l.Wait(ctx) // burst 0: let Wait report it
+	}
+	d := r.Delay()
+	if d > maxConnectionWait {
+		r.Cancel()
+		return &Error{Class: ClassRateLimited, Reason: ReasonConnectionRateLimit, RetryAfter: d,
+			Message: fmt.Sprintf("this connection's own rateLimit allows its next call in %s", d.Round(time.Second))}
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	}
 }
 
 func statusLabel(resp *http.Response, err error) string {

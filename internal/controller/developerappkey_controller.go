@@ -147,6 +147,9 @@ func (r *DeveloperAppKeyReconciler) finish(ctx context.Context, k *apigeev1alpha
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(werr)
 	}
+	if failure != nil && failure.after > 0 {
+		return ctrl.Result{RequeueAfter: failure.after}, nil // the connection's own limit said when
+	}
 	if failure != nil && failure.retry {
 		return ctrl.Result{}, err // transient: the queue backs off
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"time"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -12,6 +13,9 @@ import (
 type conditionError struct {
 	reason, message string
 	retry           bool
+	// after, for a retry, is when to come back instead of backing off: the
+	// connection's own rate limit said so.
+	after time.Duration
 }
 
 func (e *conditionError) Error() string { return e.reason + ": " + e.message }
@@ -37,12 +41,22 @@ func classify(err error) *conditionError {
 	case apigee.ClassForbidden:
 		return &conditionError{reason: apigeev1alpha1.ReasonForbidden, message: err.Error()}
 	case apigee.ClassRateLimited:
-		return &conditionError{reason: apigeev1alpha1.ReasonRateLimited, message: err.Error(), retry: true}
+		return &conditionError{reason: apigeev1alpha1.ReasonRateLimited, message: err.Error(), retry: true, after: ownLimitDelay(err)}
 	case apigee.ClassUnavailable:
 		return &conditionError{reason: apigeev1alpha1.ReasonUnreachable, message: err.Error(), retry: true}
 	}
 	// Kubernetes API errors and anything unexpected: retry with backoff.
 	return &conditionError{reason: apigeev1alpha1.ReasonReconcileFailed, message: err.Error(), retry: true}
+}
+
+// ownLimitDelay is how long the connection's own rateLimit asked to wait,
+// or 0 for any other rate limit.
+func ownLimitDelay(err error) time.Duration {
+	var e *apigee.Error
+	if errors.As(err, &e) && e.Reason == apigee.ReasonConnectionRateLimit {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // notFoundReason maps "developer/app/product does not exist" to a reason. A

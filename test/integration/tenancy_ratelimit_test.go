@@ -35,3 +35,40 @@ func TestTenantRateLimitSlowsOnlyItself(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantRateLimitHoldsNoWorker: namespace A's keys use a connection
+// capped at one call a minute, which its probe has spent. A's keys come
+// back RateLimited at once, saying it is the connection's own limit,
+// instead of waiting for a token while holding a worker; B's key, applied
+// after them on the same organization, converges meanwhile.
+func TestTenantRateLimitHoldsNoWorker(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		a, nsB := setup(t, d)
+		nsA := namespace(t)
+		t.Cleanup(func() { releaseKeys(nsA) })
+		create(t, tokenSecret(nsA, "apigee-token", token))
+		slow := connectionTo(nsA, "slow", a, "apigee-token")
+		slow.Spec.RateLimit = &apigeev1alpha1.RateLimit{RequestsPerMinute: 1, Burst: 1}
+		create(t, slow)
+		waitConnectionReason(t, nsA, "slow", apigeev1alpha1.ReasonAuthenticated)
+		for _, name := range []string{"a1", "a2", "a3"} {
+			create(t, credentialsSecret(nsA, name, "slowKey-"+name, "slowSecret"))
+			k := newKey(nsA, name, name)
+			k.Spec.ConnectionRef.Name = "slow"
+			create(t, k)
+		}
+		for _, name := range []string{"a1", "a2", "a3"} {
+			k := waitReason(t, nsA, name, apigeev1alpha1.ReasonRateLimited)
+			if msg := readyCondition(k).Message; !containsText(msg, "own rateLimit") {
+				t.Errorf("%s: RateLimited message %q should say it is the connection's own limit", name, msg)
+			}
+		}
+
+		create(t, credentialsSecret(nsB, "creds", "busyNeighbourKey", "busyNeighbourSecret"))
+		create(t, newKey(nsB, "k", "creds"))
+		waitConverged(t, nsB, "k")
+		if a.key(t, appName, "slowKey-a1") != nil {
+			t.Errorf("A's key was imported past its connection's own limit")
+		}
+	})
+}
