@@ -127,6 +127,13 @@ func toYAML(obj runtime.Object) ([]byte, error) {
 	if meta, ok := m["metadata"].(map[string]any); ok {
 		delete(meta, "creationTimestamp")
 	}
+	// An unset rotation would render as gracePeriod 0s, overriding the
+	// CRD's default with "no grace": leave it out.
+	if spec, ok := m["spec"].(map[string]any); ok {
+		if r, ok := spec["rotation"].(map[string]any); ok && len(r) == 1 && r["gracePeriod"] == "0s" {
+			delete(spec, "rotation")
+		}
+	}
 	return yaml.Marshal(m)
 }
 
