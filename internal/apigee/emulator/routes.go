@@ -35,7 +35,8 @@ type route struct {
 	org     string
 	ref     keyRef // developer, app, key as far as the path names them
 	product string
-	action  string // ?action= on status calls
+	action  string     // ?action= on status calls
+	query   url.Values // the list calls' paging (lists.go)
 	// logPath is the request path with the consumer key replaced by its
 	// fingerprint, safe for the call log.
 	logPath string
@@ -51,7 +52,8 @@ func parseRoute(d Dialect, r *http.Request) route {
 	}
 	rt.org = segs[2]
 	rest := segs[3:]
-	rt.action = r.URL.Query().Get("action")
+	rt.query = r.URL.Query()
+	rt.action = rt.query.Get("action")
 	rt.op, rt.status = matchOperation(r.Method, rest, rt.action != "")
 	// Edge imports only through keys/create; POST .../keys is an X alias.
 	if d == Edge && pathShape(rest) == "developers/*/apps/*/keys" {
