@@ -51,6 +51,31 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
+// connectionMetrics exports whether each connection's last probe worked,
+// for alerts on connections that are not Ready.
+type connectionMetrics struct{ ready *prometheus.GaugeVec }
+
+func newConnectionMetrics(reg prometheus.Registerer) *connectionMetrics {
+	return &connectionMetrics{ready: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "apigee_key_operator_connection_ready",
+		Help: "1 when the connection's Ready condition is True, 0 otherwise.",
+	}, []string{"kind", "namespace", "name"}))}
+}
+
+// set records the connection's readiness.
+func (m *connectionMetrics) set(kind string, key types.NamespacedName, ready bool) {
+	v := 0.0
+	if ready {
+		v = 1
+	}
+	m.ready.WithLabelValues(kind, key.Namespace, key.Name).Set(v)
+}
+
+// forget removes a deleted connection's series.
+func (m *connectionMetrics) forget(kind string, key types.NamespacedName) {
+	m.ready.DeleteLabelValues(kind, key.Namespace, key.Name)
+}
+
 // setExpiry records when the key expires; nil removes the series.
 func (m *keyMetrics) setExpiry(key types.NamespacedName, expiresAt *metav1.Time) {
 	if expiresAt == nil {

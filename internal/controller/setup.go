@@ -43,7 +43,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry), o.Tenancy)
 	secrets := &secretWatch{client: mgr.GetClient()}
-	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval}
+	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval,
+		metrics: newConnectionMetrics(metrics.Registry)}
 	if err := (&ApigeeConnectionReconciler{prober: prober}).setup(mgr, secrets); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -250,4 +251,52 @@ func TestEdgeRefusesExpiry(t *testing.T) {
 	if calls := withoutProbes(a.emu.CallLog()); len(calls) != 0 {
 		t.Errorf("calls were made: %v", calls)
 	}
+}
+
+// TestConnectionReadyMetric (issue 10, 6): apigee_key_operator_connection_ready
+// is 1 for a Ready connection, 0 for one that cannot authenticate, and
+// gone once the connection is deleted.
+func TestConnectionReadyMetric(t *testing.T) {
+	a, ns := setup(t, emulator.X)
+	labels := func(name string) map[string]string {
+		return map[string]string{"kind": "ApigeeConnection", "namespace": ns, "name": name}
+	}
+	eventually(t, "ready metric 1", func() (bool, string) {
+		return metricSum(t, "apigee_key_operator_connection_ready", labels("prod")) == 1, "not yet"
+	})
+	create(t, tokenSecret(ns, "wrong-token", "not-the-token"))
+	create(t, connectionTo(ns, "broken", a, "wrong-token"))
+	waitConnectionReason(t, ns, "broken", apigeev1alpha1.ReasonUnauthorized)
+	eventually(t, "broken connection's series present and 0", func() (bool, string) {
+		return hasSeries(t, "apigee_key_operator_connection_ready", labels("broken")) &&
+			metricSum(t, "apigee_key_operator_connection_ready", labels("broken")) == 0, "not yet"
+	})
+	deleteObject(t, &apigeev1alpha1.ApigeeConnection{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "broken"}})
+	eventually(t, "series removed", func() (bool, string) {
+		return !hasSeries(t, "apigee_key_operator_connection_ready", labels("broken")), "still there"
+	})
+}
+
+// hasSeries reports whether a series of the metric has every label given.
+func hasSeries(t *testing.T, name string, labels map[string]string) bool {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			if matches(have, labels) {
+				return true
+			}
+		}
+	}
+	return false
 }
