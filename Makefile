@@ -7,6 +7,7 @@ SHELL := /usr/bin/env bash -o pipefail
 BIN ?= $(CURDIR)/bin
 CONTROLLER_GEN := $(BIN)/controller-gen
 HELM := $(BIN)/helm
+PROMTOOL := $(BIN)/promtool
 GO_TEST_FLAGS ?= -race -count=1
 # The envtest control plane (kube-apiserver, etcd, kubectl) built from the Go
 # module proxy; the first build takes about 15 minutes on 2 cores.
@@ -102,6 +103,12 @@ $(HELM): hack/helm/go.mod
 
 .PHONY: helm
 helm: $(HELM) ## Build the pinned Helm into bin/helm.
+
+$(PROMTOOL): hack/promtool/go.mod
+	go build -C hack/promtool -o $(PROMTOOL) github.com/prometheus/prometheus/cmd/promtool
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build the pinned promtool into bin/promtool (the chart's alert rule tests use it).
 
 .PHONY: help
 help: ## Show this help.

@@ -103,6 +103,11 @@ const (
 	// location, never the key). A status write lost after the import
 	// cannot then leak the key: deletion finds it through this record.
 	ImportPendingAnnotation = "apigee.keyoperator.io/import-pending"
+	// AdoptAnnotation set to "true" says the key is expected to exist in
+	// Apigee already (an exported manifest): the first reconcile reads the
+	// app and adopts the key before creating anything, so bringing an
+	// organization under management writes nothing.
+	AdoptAnnotation = "apigee.keyoperator.io/adopt"
 	// RotateAnnotation set to a new value asks for an immediate renewal of
 	// a generated key, once per value (status.lastRotateRequest).
 	RotateAnnotation = "apigee.keyoperator.io/rotate"

@@ -65,7 +65,10 @@ func manifest(k Key, t target, now time.Time) *apigeev1alpha1.DeveloperAppKey {
 	name := objectName(k)
 	d := &apigeev1alpha1.DeveloperAppKey{
 		TypeMeta:   metav1.TypeMeta{APIVersion: apigeev1alpha1.GroupVersion.String(), Kind: "DeveloperAppKey"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.namespace, Labels: map[string]string{LabelExported: exporterName}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.namespace, Labels: map[string]string{LabelExported: exporterName},
+			// The key exists where it was exported from: read and adopt it
+			// before creating anything.
+			Annotations: map[string]string{apigeev1alpha1.AdoptAnnotation: "true"}},
 		Spec: apigeev1alpha1.DeveloperAppKeySpec{
 			ConnectionRef:  apigeev1alpha1.ConnectionReference{Kind: t.connectionKind, Name: t.connectionName},
 			Developer:      k.Developer,

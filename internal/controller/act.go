@@ -49,8 +49,10 @@ func (run *keyRun) ref() apigee.KeyRef {
 
 // observe reads what Apigee has. A key with no record of an import skips
 // the read: it imports optimistically and a 409 means "read and converge".
+// An object marked for adoption reads first, as its key should exist.
 func (run *keyRun) observe(ctx context.Context) error {
-	if run.k.Status.ConsumerKeyFingerprint == "" && len(run.previous) == 0 {
+	adopt := run.k.Annotations[apigeev1alpha1.AdoptAnnotation] == "true"
+	if run.k.Status.ConsumerKeyFingerprint == "" && len(run.previous) == 0 && !adopt {
 		return nil
 	}
 	if err := run.readApp(ctx, false); err != nil {

@@ -145,16 +145,16 @@ series (test/chart/testdata/alerts-test.yaml).
       labels:
         severity: warning
       annotations:
-        summary: Apigee key {{ "{{" }} $labels.namespace {{ "}}" }}/{{ "{{" }} $labels.name {{ "}}" }} expires soon
-        description: The DeveloperAppKey's key expires in {{ "{{" }} $value | humanizeDuration {{ "}}" }}. Put a new consumer key in its Secret, or set rotation.renewBefore on a generated key.
+        summary: "Apigee key {{ "{{" }} $labels.namespace {{ "}}" }}/{{ "{{" }} $labels.name {{ "}}" }} expires soon"
+        description: "The DeveloperAppKey's key expires in {{ "{{" }} $value | humanizeDuration {{ "}}" }}. Put a new consumer key in its Secret, or set rotation.renewBefore on a generated key."
     - alert: ApigeeKeyExpired
       expr: |
         apigee_key_operator_key_expiration_timestamp_seconds - time() <= 0
       labels:
         severity: critical
       annotations:
-        summary: Apigee key {{ "{{" }} $labels.namespace {{ "}}" }}/{{ "{{" }} $labels.name {{ "}}" }} has expired
-        description: Apigee rejects the DeveloperAppKey's key. Put a new consumer key in its Secret.
+        summary: "Apigee key {{ "{{" }} $labels.namespace {{ "}}" }}/{{ "{{" }} $labels.name {{ "}}" }} has expired"
+        description: "Apigee rejects the DeveloperAppKey's key. Put a new consumer key in its Secret."
     - alert: ApigeeKeysNotReady
       expr: |
         sum by (reason) (apigee_key_operator_developerappkeys{reason!="Converged"}) > 0
@@ -162,8 +162,8 @@ series (test/chart/testdata/alerts-test.yaml).
       labels:
         severity: warning
       annotations:
-        summary: {{ "{{" }} $value {{ "}}" }} DeveloperAppKeys not Ready ({{ "{{" }} $labels.reason {{ "}}" }})
-        description: DeveloperAppKeys have reported Ready reason {{ "{{" }} $labels.reason {{ "}}" }} for {{ .Values.prometheusRule.keysNotReadyFor }}; kubectl get dak -A -o wide shows which.
+        summary: "{{ "{{" }} $value {{ "}}" }} DeveloperAppKeys not Ready ({{ "{{" }} $labels.reason {{ "}}" }})"
+        description: "DeveloperAppKeys have reported Ready reason {{ "{{" }} $labels.reason {{ "}}" }} for {{ .Values.prometheusRule.keysNotReadyFor }}; kubectl get dak -A -o wide shows which."
     - alert: ApigeeConnectionNotReady
       expr: |
         apigee_key_operator_connection_ready == 0
@@ -172,5 +172,5 @@ series (test/chart/testdata/alerts-test.yaml).
         severity: critical
       annotations:
         summary: "{{ "{{" }} $labels.kind {{ "}}" }} {{ "{{" }} $labels.namespace {{ "}}" }}/{{ "{{" }} $labels.name {{ "}}" }} is not Ready"
-        description: The operator cannot reach or authenticate to the connection's Apigee organization; keys using it are not reconciled.
+        description: "The operator cannot reach or authenticate to the connection's Apigee organization; keys using it are not reconciled."
 {{- end }}
