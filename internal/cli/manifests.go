@@ -64,7 +64,7 @@ var invalidName = regexp.MustCompile(`[^a-z0-9-]+`)
 func manifest(k Key, t target, now time.Time) *apigeev1alpha1.DeveloperAppKey {
 	name := objectName(k)
 	d := &apigeev1alpha1.DeveloperAppKey{
-		TypeMeta:   metav1.TypeMeta{APIVersion: apigeev1alpha1.GroupVersion.String(), Kind: "DeveloperAppKey"},
+		TypeMeta: metav1.TypeMeta{APIVersion: apigeev1alpha1.GroupVersion.String(), Kind: "DeveloperAppKey"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.namespace, Labels: map[string]string{LabelExported: exporterName},
 			// The key exists where it was exported from: read and adopt it
 			// before creating anything.
