@@ -9,6 +9,7 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.expiresInSeconds) || (has(self.expiresInSeconds) && self.expiresInSeconds == oldSelf.expiresInSeconds)",message="expiresInSeconds is immutable once set: Apigee cannot change a key's expiry; create a new DeveloperAppKey instead"
 // +kubebuilder:validation:XValidation:rule="!has(self.rotation) || (!has(self.rotation.renewBefore) && !has(self.rotation.renewBeforePercentage)) || (has(self.credentials.generate) && self.credentials.generate && has(self.expiresInSeconds) && self.expiresInSeconds > 0)",message="rotation.renewBefore and renewBeforePercentage need credentials.generate: true and a positive expiresInSeconds: the operator renews only keys it generates; to renew a key you supply, change the consumer key in its Secret"
+// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || !has(self.rotation.renewBefore) || !has(self.expiresInSeconds) || self.expiresInSeconds <= 0 || duration(self.rotation.renewBefore).getSeconds() * 10 <= self.expiresInSeconds * 9",message="rotation.renewBefore must leave at least a tenth of the key's lifetime (expiresInSeconds) before the renewal, or every new key would be renewed at once"
 type DeveloperAppKeySpec struct {
 	// ConnectionRef names the ApigeeConnection (same namespace) or
 	// ClusterApigeeConnection that reaches the Apigee organization. It may
@@ -249,7 +250,7 @@ type RotationPolicy struct {
 	// lifetime (from issuedAt to expiresAt): 25 renews when a quarter of
 	// the lifetime is left.
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=99
+	// +kubebuilder:validation:Maximum=90
 	// +optional
 	RenewBeforePercentage *int32 `json:"renewBeforePercentage,omitempty"`
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +15,11 @@ import (
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
 
+// errLaggingRead stops a run whose fresh read still shows the secret it
+// replaced: Apigee's reads may lag a write, and a second re-create would
+// delete the key just made. The queue's backoff brings it back.
+var errLaggingRead = errors.New("a read after re-creating the key still shows the old secret (Apigee reads may lag a write); checking again shortly")
+
 // maxSteps bounds one reconcile's plan-and-act loop; a healthy key needs
 // far fewer, so hitting it means Apigee keeps undoing our writes.
 const maxSteps = 64
@@ -24,6 +30,7 @@ type keyRun struct {
 	r      *DeveloperAppKeyReconciler
 	k      *apigeev1alpha1.DeveloperAppKey
 	client apigee.Client
+	connID string // the connection's UID: snapshots are shared per connection
 	// loc is where the spec's key lives; DeveloperID is filled from the
 	// record or the first app read.
 	loc   apigeev1alpha1.KeyLocation
@@ -37,10 +44,13 @@ type keyRun struct {
 	fresh    bool
 	previous []apigeev1alpha1.PreviousKey
 	deleted  []apigeev1alpha1.DeletedKey
-	drift    []string // ObserveOnly: what differs
-	peers    peerView
-	renewAt  *time.Time // when the generated key is due for renewal
-	now      time.Time
+	// recreated: this run already re-created the key; a later read still
+	// showing another secret lags that write and decides nothing.
+	recreated bool
+	drift     []string // ObserveOnly: what differs
+	peers     peerView
+	renewAt   *time.Time // when the generated key is due for renewal
+	now       time.Time
 }
 
 func (run *keyRun) ref() apigee.KeyRef {
@@ -67,7 +77,7 @@ func (run *keyRun) readApp(ctx context.Context, fresh bool) error {
 	if fresh {
 		run.r.snapshots.drop(run.loc)
 	}
-	app, err := run.r.snapshots.get(ctx, run.client, run.loc)
+	app, err := run.r.snapshots.get(ctx, run.client, run.connID, run.loc)
 	if err != nil {
 		return err
 	}
@@ -125,12 +135,17 @@ func (run *keyRun) planInput() planInput {
 }
 
 // recordDrift lists what differs, reading the app afresh first: with a
-// fresh read the plan is complete (it never asks for another read).
+// fresh read the plan is complete (it never asks for another read). A key
+// found there that is not ours gives the one KeyConflict message, so an
+// ObserveOnly object cannot tell whether a guessed key or secret is right.
 func (run *keyRun) recordDrift(ctx context.Context) error {
 	if !run.fresh {
 		if err := run.readApp(ctx, true); err != nil {
 			return err
 		}
+	}
+	if err := run.settleObserved(); err != nil {
+		return err
 	}
 	for _, s := range plan(run.planInput()) {
 		run.drift = append(run.drift, s.String())
@@ -165,6 +180,10 @@ func (run *keyRun) write(ctx context.Context, a action) error {
 	case actImportKey:
 		return run.importKey(ctx)
 	case actRecreateKey:
+		if run.recreated {
+			return errLaggingRead
+		}
+		run.recreated = true
 		return run.recreateKey(ctx)
 	case actAddProducts:
 		cred, err := run.client.AddProducts(ctx, run.ref(), a.products, toAPIAttributes(run.k.Spec.Attributes))

@@ -44,7 +44,7 @@ func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apig
 		return keyCredentials{}, err
 	}
 	creds, err := credentialsFrom(s, &k.Spec.Credentials)
-	creds.generated = metav1.IsControlledBy(s, k)
+	creds.generated = k.Spec.Credentials.Generate && metav1.IsControlledBy(s, k)
 	return creds, err
 }
 
@@ -65,6 +65,9 @@ func (r *DeveloperAppKeyReconciler) restoreOrGenerateSecret(ctx context.Context,
 	if app == nil {
 		return nil, terminal(apigeev1alpha1.ReasonAppNotFound, "the app holding the recorded key is gone and the Secret with it; "+
 			"nothing was generated: check the app in Apigee")
+	}
+	if rec, _ := recordedLocation(k, loc); rec.DeveloperID != "" && app.DeveloperID != "" && app.DeveloperID != rec.DeveloperID {
+		return nil, locationChanged(rec, "developer "+rec.Developer+" now resolves to developer ID "+app.DeveloperID)
 	}
 	if cred := credentialByFingerprint(app, fp); cred != nil {
 		return r.createSecret(ctx, k, keyCredentials{key: cred.ConsumerKey, secret: cred.ConsumerSecret}, "SecretRestored",

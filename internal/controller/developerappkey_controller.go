@@ -91,6 +91,9 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 		return nil, err
 	}
 	run, err := r.newRun(ctx, k, c, loc, creds)
+	if run != nil {
+		run.connID = string(conn.object.GetUID())
+	}
 	if err != nil {
 		return run, err
 	}
@@ -124,6 +127,13 @@ func locationChanged(rec apigeev1alpha1.KeyLocation, now string) error {
 // newRun checks the key is ours to manage and gathers what planning needs.
 func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, loc apigeev1alpha1.KeyLocation, creds keyCredentials) (*keyRun, error) {
 	fp := apigee.Fingerprint(creds.key)
+	// The finalizer first, whatever follows: a conflict then leaves the
+	// same metadata as any other outcome, telling a guesser nothing.
+	if k.Spec.ManagementPolicy != apigeev1alpha1.ManagementPolicyObserveOnly {
+		if err := r.ensureFinalizer(ctx, k); err != nil {
+			return nil, err
+		}
+	}
 	if other, err := r.heldByAnother(ctx, k, loc, fp); err != nil || other != nil {
 		if err == nil {
 			err = conflictError(k, other, loc.Organization)

@@ -57,9 +57,12 @@ func (r *DeveloperAppKeyReconciler) forgetImportIntent(ctx context.Context, k *a
 
 // patchMetadata applies change to k's metadata with a merge patch, keeping
 // the status this reconcile has built (the patch response carries the
-// stored one).
+// stored one). The patch is optimistic-locked: a run that started from a
+// stale copy of the object gets a conflict before it writes to Apigee,
+// rather than a fresh resourceVersion that would let its stale status
+// overwrite what the previous run recorded.
 func (r *DeveloperAppKeyReconciler) patchMetadata(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, change func()) error {
-	patch := client.MergeFrom(k.DeepCopy())
+	patch := client.MergeFromWithOptions(k.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	change()
 	status := k.Status.DeepCopy()
 	err := r.client.Patch(ctx, k, patch)
@@ -220,13 +223,10 @@ func (r *DeveloperAppKeyReconciler) secretHolds(ctx context.Context, k *apigeev1
 	return err == nil && creds.key == cred.ConsumerKey && creds.secret == cred.ConsumerSecret
 }
 
-// releaseSecret removes this object's owner reference from a generated
-// Secret, so garbage collection cannot delete the values of a key that
-// stays in Apigee.
+// releaseSecret removes this object's owner reference from its Secret
+// (one it generated, even if generate was turned off since), so garbage
+// collection cannot delete the values of a key that stays in Apigee.
 func (r *DeveloperAppKeyReconciler) releaseSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) error {
-	if !k.Spec.Credentials.Generate {
-		return nil
-	}
 	s := secretMetadata()
 	name := types.NamespacedName{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
 	if err := r.client.Get(ctx, name, s); err != nil {

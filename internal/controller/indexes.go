@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -19,7 +18,7 @@ import (
 const (
 	indexSecret      = "apigee.keyoperator.io/secret"      // "namespace/name" of a referenced Secret
 	indexConnection  = "apigee.keyoperator.io/connection"  // "Kind/namespace/name" of a key's connection
-	indexFingerprint = "apigee.keyoperator.io/fingerprint" // fingerprints a key records or is importing
+	indexFingerprint = "apigee.keyoperator.io/fingerprint" // fingerprints a key's status records
 	indexApp         = "apigee.keyoperator.io/app"         // spec.app of a key
 )
 
@@ -37,7 +36,7 @@ func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	if err := idx.IndexField(ctx, &apigeev1alpha1.DeveloperAppKey{}, indexFingerprint, func(o client.Object) []string {
-		return heldFingerprints(o.(*apigeev1alpha1.DeveloperAppKey))
+		return recordedFingerprints(o.(*apigeev1alpha1.DeveloperAppKey))
 	}); err != nil {
 		return err
 	}
@@ -64,15 +63,12 @@ func connectionIndexValue(k *apigeev1alpha1.DeveloperAppKey) string {
 	return k.Spec.ConnectionRef.ConnectionKind() + "/" + ns + "/" + k.Spec.ConnectionRef.Name
 }
 
-// heldFingerprints are the keys an object records (its current key and
-// rotated-out keys in their grace period) and the one it is importing.
-func heldFingerprints(k *apigeev1alpha1.DeveloperAppKey) []string {
+// recordedFingerprints are the keys an object's status records: its
+// current key and rotated-out keys in their grace period.
+func recordedFingerprints(k *apigeev1alpha1.DeveloperAppKey) []string {
 	var out []string
 	for _, o := range recordedKeys(k) {
 		out = append(out, o.fingerprint)
-	}
-	if in := pendingImport(k); in != nil && !slices.Contains(out, in.Fingerprint) {
-		out = append(out, in.Fingerprint)
 	}
 	return out
 }

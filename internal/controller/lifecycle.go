@@ -38,6 +38,22 @@ func renewalTime(spec *apigeev1alpha1.DeveloperAppKeySpec, issued, expires time.
 	return &t
 }
 
+// checkRenewalTime refuses a renewal due before a tenth of the key's
+// lifetime has passed (the CRD refuses such a renewBefore too): every new
+// key would be renewed as soon as it was issued, without end.
+func checkRenewalTime(renewAt *time.Time, key apigee.Credential) error {
+	if renewAt == nil || key.IssuedAt.IsZero() {
+		return nil
+	}
+	lifetime := key.ExpiresAt.Sub(key.IssuedAt)
+	if renewAt.Sub(key.IssuedAt) >= lifetime/10 {
+		return nil
+	}
+	return terminal(apigeev1alpha1.ReasonInvalidSpec, fmt.Sprintf(
+		"rotation.renewBefore leaves less than a tenth of the key's %s lifetime before the renewal: the operator "+
+			"would renew every new key at once; shorten renewBefore (or renewBeforePercentage below 90)", lifetime))
+}
+
 // expired reports whether the key's expiresAt has passed.
 func expired(st *apigeev1alpha1.DeveloperAppKeyStatus, now time.Time) bool {
 	return st.ExpiresAt != nil && !now.Before(st.ExpiresAt.Time)
@@ -65,13 +81,17 @@ func renewal(k *apigeev1alpha1.DeveloperAppKey, current *apigee.Credential, now 
 // supplies is never changed: a rotate request on it is refused.
 func (run *keyRun) lifecycle(ctx context.Context) error {
 	k, cur := run.k, run.current
-	if cur == nil || !run.owns() {
-		return nil
+	if cur == nil || !run.owns() || k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly {
+		return nil // ObserveOnly changes nothing, the Secret included
 	}
 	// Whole seconds, as status stores them: the requeue for the renewal
 	// then never comes before the renewal is due.
 	seen := apigee.Credential{IssuedAt: cur.IssuedAt.Truncate(time.Second), ExpiresAt: cur.ExpiresAt.Truncate(time.Second)}
 	run.renewAt = renewalTime(&k.Spec, seen.IssuedAt, seen.ExpiresAt)
+	if err := checkRenewalTime(run.renewAt, seen); err != nil {
+		run.renewAt = nil
+		return err
+	}
 	trigger, due := renewal(k, &seen, run.now)
 	if !due {
 		return nil
@@ -86,7 +106,7 @@ func (run *keyRun) lifecycle(ctx context.Context) error {
 		}
 		return nil
 	}
-	if err := run.r.renewSecret(ctx, k, trigger); err != nil {
+	if err := run.r.renewSecret(ctx, k, run.creds, trigger); err != nil {
 		return err
 	}
 	if trigger == "Requested" {
@@ -98,15 +118,16 @@ func (run *keyRun) lifecycle(ctx context.Context) error {
 // renewSecret writes a new random consumer key and secret into the
 // generated Secret. The Secret watch brings the object back and the
 // rotation imports the new key, keeping the old one for its grace period.
-func (r *DeveloperAppKeyReconciler) renewSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, trigger string) error {
+func (r *DeveloperAppKeyReconciler) renewSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, current keyCredentials, trigger string) error {
 	ctx = withoutBodyLogs(ctx)
 	s := &corev1.Secret{}
 	name := client.ObjectKey{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
 	if err := r.apiReader.Get(ctx, name, s); err != nil {
 		return err
 	}
-	if !metav1.IsControlledBy(s, k) {
-		return nil // someone replaced it since: never overwrite their Secret
+	if held, err := credentialsFrom(s, &k.Spec.Credentials); err != nil || held.key != current.key || held.secret != current.secret ||
+		!metav1.IsControlledBy(s, k) {
+		return nil // someone changed or replaced it since: their values win, never overwritten
 	}
 	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	s.Data[k.Spec.Credentials.KeyField()] = []byte(randomCredential(32))

@@ -14,7 +14,8 @@ import (
 // peerView is what other DeveloperAppKeys tell us about an app's keys.
 type peerView struct {
 	// managed holds the fingerprints of the app's keys that another
-	// object records, or is about to import, in the same organization.
+	// object's status records in the same organization. An import intent
+	// does not count: it is an annotation anyone can write.
 	managed map[string]bool
 	// unclaimed: another object on an app of this name in the same
 	// organization has not recorded a key yet, so a key it is about to
@@ -40,12 +41,6 @@ func recordsAt(k *apigeev1alpha1.DeveloperAppKey, fp string, loc apigeev1alpha1.
 	})
 }
 
-// importingAt reports whether k is about to import the key fp there.
-func importingAt(k *apigeev1alpha1.DeveloperAppKey, fp string, loc apigeev1alpha1.KeyLocation) bool {
-	in := pendingImport(k)
-	return in != nil && in.Fingerprint == fp && sameOrganization(in.Location, loc)
-}
-
 // heldByAnother returns the DeveloperAppKey whose claim on the consumer
 // key in this organization comes before k's, if any; k then gets
 // KeyConflict. See claimsFirst.
@@ -63,8 +58,8 @@ func (r *DeveloperAppKeyReconciler) heldByAnother(ctx context.Context, k *apigee
 	return nil, nil
 }
 
-// holders lists the objects whose status or import intent names fp. The
-// items are the cache's own: read them, never change them.
+// holders lists the objects whose status records fp. The items are the
+// cache's own: read them, never change them.
 func (r *DeveloperAppKeyReconciler) holders(ctx context.Context, fp string) ([]apigeev1alpha1.DeveloperAppKey, error) {
 	list := &apigeev1alpha1.DeveloperAppKeyList{}
 	err := r.client.List(ctx, list, client.MatchingFields{indexFingerprint: fp}, client.UnsafeDisableDeepCopy)
@@ -126,7 +121,7 @@ func (r *DeveloperAppKeyReconciler) peers(ctx context.Context, k *apigeev1alpha1
 		}
 		for j := range list {
 			p := &list[j]
-			if p.UID != k.UID && (recordsAt(p, fp, loc) || importingAt(p, fp, loc)) {
+			if p.UID != k.UID && recordsAt(p, fp, loc) {
 				view.managed[fp] = true
 			}
 		}
@@ -153,8 +148,10 @@ func (r *DeveloperAppKeyReconciler) unclaimedPeer(ctx context.Context, k *apigee
 		if p.UID == k.UID || !p.DeletionTimestamp.IsZero() || len(recordedKeys(p)) > 0 {
 			continue
 		}
+		// Only a peer that can reach the organization counts: an object
+		// behind a connection that never works must not block deletes.
 		conn, err := r.connections.Get(ctx, p.Spec.ConnectionRef, p.Namespace)
-		if err == nil && sameOrganization(locationFor(conn, &p.Spec), loc) {
+		if err == nil && conn.ready() && sameOrganization(locationFor(conn, &p.Spec), loc) {
 			return true, nil
 		}
 	}

@@ -11,12 +11,14 @@ import (
 
 // appSnapshots shares one GET app between keys of the same app reconciled
 // close together: every call counts against the organization's quota. A
-// snapshot lives for ttl and is dropped as soon as we write to the app.
+// snapshot lives for ttl and is dropped as soon as we write to the app. It
+// is shared only between users of one connection: another connection may
+// hold other credentials, and must not see what this one may read.
 type appSnapshots struct {
 	ttl   time.Duration
 	now   func() time.Time
 	mu    sync.Mutex
-	cache map[string]appSnapshot
+	cache map[string]map[string]appSnapshot // location, then connection
 }
 
 type appSnapshot struct {
@@ -25,7 +27,7 @@ type appSnapshot struct {
 }
 
 func newAppSnapshots(ttl time.Duration, now func() time.Time) *appSnapshots {
-	return &appSnapshots{ttl: ttl, now: now, cache: map[string]appSnapshot{}}
+	return &appSnapshots{ttl: ttl, now: now, cache: map[string]map[string]appSnapshot{}}
 }
 
 // snapshotID keys a snapshot by the whole location, endpoint included, so
@@ -35,12 +37,12 @@ func snapshotID(loc apigeev1alpha1.KeyLocation) string {
 	return loc.Endpoint + "|" + loc.Organization + "|" + normalDeveloper(loc.Developer) + "|" + loc.App
 }
 
-// get returns a copy of the app, read from Apigee unless a fresh snapshot
-// exists.
-func (s *appSnapshots) get(ctx context.Context, c apigee.Client, loc apigeev1alpha1.KeyLocation) (*apigee.App, error) {
+// get returns a copy of the app, read from Apigee through the connection's
+// client c unless a fresh snapshot taken through the same connection exists.
+func (s *appSnapshots) get(ctx context.Context, c apigee.Client, conn string, loc apigeev1alpha1.KeyLocation) (*apigee.App, error) {
 	id := snapshotID(loc)
 	s.mu.Lock()
-	snap, ok := s.cache[id]
+	snap, ok := s.cache[id][conn]
 	s.mu.Unlock()
 	if ok && s.now().Sub(snap.taken) < s.ttl {
 		return snap.app.Clone(), nil
@@ -50,12 +52,16 @@ func (s *appSnapshots) get(ctx context.Context, c apigee.Client, loc apigeev1alp
 		return nil, err
 	}
 	s.mu.Lock()
-	s.cache[id] = appSnapshot{app: a.Clone(), taken: s.now()}
+	if s.cache[id] == nil {
+		s.cache[id] = map[string]appSnapshot{}
+	}
+	s.cache[id][conn] = appSnapshot{app: a.Clone(), taken: s.now()}
 	s.mu.Unlock()
 	return a, nil
 }
 
-// drop forgets the app's snapshot after a write changed it.
+// drop forgets the app's snapshots, through every connection, after a
+// write changed it.
 func (s *appSnapshots) drop(loc apigeev1alpha1.KeyLocation) {
 	s.mu.Lock()
 	delete(s.cache, snapshotID(loc))

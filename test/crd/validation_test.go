@@ -87,6 +87,13 @@ var cases = []validationCase{
 	{"expiresInSeconds -1 means never", validKey, `{expiresInSeconds: -1}`, ""},
 	{"expiresInSeconds positive", validKey, `{expiresInSeconds: 31536000}`, ""},
 	{"expiresInSeconds cannot be 0", validKey, `{expiresInSeconds: 0}`, "expiresInSeconds must be -1 (never) or a positive number of seconds"},
+	{"renewBefore on a generated expiring key", validKey, `{credentials: {secretRef: {name: k}, generate: true}, expiresInSeconds: 3600, rotation: {renewBefore: 30m}}`, ""},
+	{"renewBeforePercentage on a generated expiring key", validKey, `{credentials: {secretRef: {name: k}, generate: true}, expiresInSeconds: 3600, rotation: {renewBeforePercentage: 25}}`, ""},
+	{"renewBefore needs a generated key", validKey, `{expiresInSeconds: 3600, rotation: {renewBefore: 30m}}`, "the operator renews only keys it generates"},
+	{"renewBefore needs an expiry", validKey, `{credentials: {secretRef: {name: k}, generate: true}, rotation: {renewBefore: 30m}}`, "need credentials.generate: true and a positive expiresInSeconds"},
+	{"renewBefore must leave a tenth of the lifetime", validKey, `{credentials: {secretRef: {name: k}, generate: true}, expiresInSeconds: 3600, rotation: {renewBefore: 55m}}`, "at least a tenth of the key's lifetime"},
+	{"renewBefore and renewBeforePercentage are exclusive", validKey, `{credentials: {secretRef: {name: k}, generate: true}, expiresInSeconds: 3600, rotation: {renewBefore: 30m, renewBeforePercentage: 25}}`, "not both"},
+	{"renewBeforePercentage at most 90", validKey, `{credentials: {secretRef: {name: k}, generate: true}, expiresInSeconds: 3600, rotation: {renewBeforePercentage: 95}}`, "should be less than or equal to 90"},
 
 	// ApigeeConnection.
 	{"a workload identity connection is accepted", validConnection, `{}`, ""},
