@@ -159,7 +159,7 @@ func TestRenderedManifestsApply(t *testing.T) {
 
 	t.Run("chart with every option", func(t *testing.T) {
 		// The test API server has no Prometheus Operator CRDs.
-		c.apply(t, without(t, render(t, "-f", allValues), "ServiceMonitor"))
+		c.apply(t, without(t, without(t, render(t, "-f", allValues), "ServiceMonitor"), "PrometheusRule"))
 		c.can(t, "apigee-key-operator:apigee-key-operator", operatorNeeds...)
 		c.can(t, "apigee-key-operator:apigee-key-operator",
 			"get secrets team-b",
