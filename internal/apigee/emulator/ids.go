@@ -40,3 +40,6 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// newRequestID is the requestId of an X error's RequestInfo.
+func newRequestID() string { return randomString(20) }
