@@ -87,6 +87,14 @@ func IsNotFound(err error, r Resource) bool {
 	return errors.As(err, &e) && e.Class == ClassNotFound && e.Resource == r
 }
 
+// ReasonInvalidScopes: a scope is not defined by any product of the key
+// (Edge 400 keymanagement.service.InvalidScopes; X 400).
+const ReasonInvalidScopes = "InvalidScopes"
+
+// ReasonCredentialLimit: the app holds as many keys as Apigee allows (Edge:
+// 100 per app); nothing can be imported until keys are deleted.
+const ReasonCredentialLimit = "CredentialLimit"
+
 // IsProductNotAssociated reports whether err says the product was not on the key.
 func IsProductNotAssociated(err error) bool {
 	var e *Error

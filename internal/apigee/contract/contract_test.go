@@ -34,7 +34,7 @@ type fixture struct {
 func seed(t *testing.T, e *env) *fixture {
 	t.Helper()
 	e.emu.AddDeveloper(developer)
-	e.emu.AddProduct("auto1", "auto")
+	e.emu.AddProduct("auto1", "auto", emulator.WithScopes("read", "write"))
 	e.emu.AddProduct("auto2", "auto")
 	e.emu.AddProduct("manual1", "manual")
 	auto, err := e.emu.AddApp(developer, app)
@@ -150,9 +150,12 @@ var cases = map[string]contractCase{
 		calls: map[string]int{emulator.OpCreateKey: 1},
 	},
 	"ImportKeyExpiry": {
-		reason: "expiresInSeconds sets expiresAt = issuedAt + lifetime; no expiry is the zero time.",
-		run: func(ctx context.Context, c apigee.Client, _ *fixture) (any, error) {
-			k, err := c.ImportKey(ctx, developer, app, apigee.ImportRequest{ConsumerKey: key, ConsumerSecret: secret, ExpiresInSeconds: 3600})
+		reason: "expiresInSeconds sets expiresAt = issuedAt + lifetime (read back: Edge's create answer has no expiresAt); no expiry is the zero time.",
+		run: func(ctx context.Context, c apigee.Client, f *fixture) (any, error) {
+			if _, err := c.ImportKey(ctx, developer, app, apigee.ImportRequest{ConsumerKey: key, ConsumerSecret: secret, ExpiresInSeconds: 3600}); err != nil {
+				return nil, err
+			}
+			k, err := c.GetKey(ctx, f.ref)
 			if err != nil {
 				return nil, err
 			}

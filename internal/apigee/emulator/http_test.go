@@ -144,7 +144,7 @@ func TestKeyBehaviour(t *testing.T) {
 			},
 			wantStatus: "approved", wantAttrs: list(map[string]any{"name": "a", "value": "1"}),
 			wantProducts: list(prodRef("manual-p", "pending")),
-			wantScopes: list("admin"), wantExpires: -1,
+			wantScopes:   list("admin"), wantExpires: -1,
 		},
 		{
 			name: "revoke key, then revoke one product",
