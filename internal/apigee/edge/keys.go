@@ -55,7 +55,7 @@ func (c *Client) ImportKey(ctx context.Context, developer, app string, req apige
 	if err != nil {
 		return nil, err
 	}
-	return k.domain(), nil
+	return apigee.WithImportedValues(k.domain(), req), nil
 }
 
 // AddProducts merges products into the key (POST K). Edge replaces the

@@ -24,7 +24,8 @@ func (c *Client) ImportKey(ctx context.Context, developer, app string, req apige
 		body.ExpiresInSeconds = req.ExpiresInSeconds
 	}
 	k, err := c.keys().Create(c.appName(developer, app), body).Context(ctx).Do()
-	return credential(apigee.OpImportKey, k, err, apigee.Redactor{ConsumerKey: req.ConsumerKey, ConsumerSecret: req.ConsumerSecret})
+	cred, err := credential(apigee.OpImportKey, k, err, apigee.Redactor{ConsumerKey: req.ConsumerKey, ConsumerSecret: req.ConsumerSecret})
+	return apigee.WithImportedValues(cred, req), err
 }
 
 // AddProducts appends products (UpdateDeveloperAppKey). The same call
