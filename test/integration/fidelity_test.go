@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +99,47 @@ func TestLaggingReadsNeverConflict(t *testing.T) {
 		}
 		if n := eventCounts(t, ns, "orders")[apigeev1alpha1.ReasonKeyConflict]; n != 0 {
 			t.Errorf("a lagging read was reported as KeyConflict %d times", n)
+		}
+	})
+}
+
+// TestLaggingProductChangeConverges (gap 6): reads lag a product removal,
+// so the next reconcile sees the product still on the key and removes it
+// again; Apigee answers "not associated", which is retried with a fresh
+// read, not reported as final. Nothing is deleted or imported again.
+func TestLaggingProductChangeConverges(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		a, ns := setup(t, d, func(o *emulator.Options) { o.ReadLag = 2 * time.Second })
+		create(t, credentialsSecret(ns, "creds", "lagProdKey", "lagProdSecret"))
+		create(t, newKey(ns, "orders", "creds"))
+		waitConverged(t, ns, "orders")
+		eventually(t, "the import's lag over", func() (bool, string) {
+			_, err := a.raw(t).GetKey(context.Background(), apigee.KeyRef{Developer: developer, App: appName, ConsumerKey: "lagProdKey"})
+			return err == nil, fmt.Sprint(err)
+		})
+
+		update(t, ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) {
+			k.Spec.APIProducts = k.Spec.APIProducts[:1]
+		})
+		a.waitKey(t, "orders-admin removed", "lagProdKey", func(c *apigee.Credential) bool { return products(c) == "orders-read=approved" })
+		update(t, ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) {
+			k.Annotations = map[string]string{"example.com/touch": "1"}
+		})
+		eventually(t, "converged after the lag", func() (bool, string) {
+			k := get(t, ns, "orders")
+			c := readyCondition(k)
+			return c.Reason == apigeev1alpha1.ReasonConverged && k.Status.ObservedGeneration == k.Generation &&
+				len(k.Status.APIProducts) == 1, c.Reason + ": " + c.Message
+		})
+		calls := a.emu.CallLog()
+		if countOp(calls, emulator.OpDeleteKey) != 0 || successes(calls, emulator.OpCreateKey) != 1 {
+			t.Errorf("a lagging read led to a delete or a second key: %v", calls)
+		}
+		if n := countOp(calls, emulator.OpDeleteKeyProduct) - successes(calls, emulator.OpDeleteKeyProduct); n == 0 {
+			t.Errorf("no removal met the lagging read: the test did not exercise the lag")
+		}
+		if got := a.key(t, appName, "lagProdKey"); products(got) != "orders-read=approved" {
+			t.Errorf("products = %s", products(got))
 		}
 	})
 }
