@@ -66,9 +66,10 @@ emulator: ## Serve the Apigee emulator (X on :8081, Edge on :8082) seeded from c
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator and the emulator into bin/.
+build: ## Build the operator, the emulator and the kubectl-apigee_keys plugin into bin/.
 	go build -o $(BIN)/apigee-key-operator ./cmd/apigee-key-operator
 	go build -o $(BIN)/apigee-emulator ./cmd/apigee-emulator
+	go build -o $(BIN)/kubectl-apigee_keys ./cmd/kubectl-apigee_keys
 
 ##@ Deploy
 

@@ -43,6 +43,16 @@ const (
 	ReasonProductNotFound = "ProductNotFound"
 	// ReasonInvalidRequest: Apigee rejected a request as invalid.
 	ReasonInvalidRequest = "InvalidRequest"
+	// ReasonKeyExpired: the key's expiresAt has passed; Apigee rejects it.
+	// Change the consumer key in the Secret (or let the operator renew a
+	// generated key with rotation.renewBefore).
+	ReasonKeyExpired = "KeyExpired"
+	// ReasonAppRevoked: the developer app is revoked in Apigee, so no key
+	// on it works. The operator never changes an app's status.
+	ReasonAppRevoked = "AppRevoked"
+	// ReasonExpiryNotSupported: expiresInSeconds on an Apigee Edge
+	// connection; Edge applies no expiry to imported keys.
+	ReasonExpiryNotSupported = "ExpiryNotSupported"
 	// ReasonLocationChanged: the connection now reaches another endpoint,
 	// organization or developer than the one holding this object's keys.
 	// Nothing is changed until it points back, or the object is deleted.
@@ -93,4 +103,7 @@ const (
 	// location, never the key). A status write lost after the import
 	// cannot then leak the key: deletion finds it through this record.
 	ImportPendingAnnotation = "apigee.keyoperator.io/import-pending"
+	// RotateAnnotation set to a new value asks for an immediate renewal of
+	// a generated key, once per value (status.lastRotateRequest).
+	RotateAnnotation = "apigee.keyoperator.io/rotate"
 )

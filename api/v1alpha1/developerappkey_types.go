@@ -8,6 +8,7 @@ import (
 // where its values live, which products it may call and their approval.
 //
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.expiresInSeconds) || (has(self.expiresInSeconds) && self.expiresInSeconds == oldSelf.expiresInSeconds)",message="expiresInSeconds is immutable once set: Apigee cannot change a key's expiry; create a new DeveloperAppKey instead"
+// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || (!has(self.rotation.renewBefore) && !has(self.rotation.renewBeforePercentage)) || (has(self.credentials.generate) && self.credentials.generate && has(self.expiresInSeconds) && self.expiresInSeconds > 0)",message="rotation.renewBefore and renewBeforePercentage need credentials.generate: true and a positive expiresInSeconds: the operator renews only keys it generates; to renew a key you supply, change the consumer key in its Secret"
 type DeveloperAppKeySpec struct {
 	// ConnectionRef names the ApigeeConnection (same namespace) or
 	// ClusterApigeeConnection that reaches the Apigee organization. It may
@@ -50,7 +51,10 @@ type DeveloperAppKeySpec struct {
 
 	// ExpiresInSeconds is the key's lifetime from import; -1 or unset means
 	// it never expires. Apigee cannot change it after creation, so it is
-	// immutable once set; a rotated key gets the same lifetime.
+	// immutable once set; a rotated key gets the same lifetime. X and
+	// hybrid only: Apigee Edge applies no expiry to a key imported with its
+	// own values, so on Edge a positive value is refused
+	// (ExpiryNotSupported) rather than silently ignored.
 	// +kubebuilder:validation:XValidation:rule="self == -1 || self > 0",message="expiresInSeconds must be -1 (never) or a positive number of seconds"
 	// +optional
 	ExpiresInSeconds *int64 `json:"expiresInSeconds,omitempty"`
@@ -224,12 +228,30 @@ const (
 )
 
 // RotationPolicy governs replacing the consumer key.
+// +kubebuilder:validation:XValidation:rule="!(has(self.renewBefore) && has(self.renewBeforePercentage))",message="set renewBefore or renewBeforePercentage, not both"
 type RotationPolicy struct {
 	// GracePeriod is how long a replaced key keeps working after the new
 	// key is ready, so clients can switch without downtime.
 	// +kubebuilder:default="24h"
 	// +optional
 	GracePeriod metav1.Duration `json:"gracePeriod,omitempty"`
+
+	// RenewBefore makes the operator renew a key it generated this long
+	// before it expires: it writes a new consumer key and secret into the
+	// Secret, and the rotation imports it with the same products and
+	// statuses, keeping the old key for gracePeriod. Needs
+	// credentials.generate and expiresInSeconds. A renewal never retires
+	// the old key before the new one is Ready.
+	// +optional
+	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+
+	// RenewBeforePercentage is renewBefore as a percentage of the key's
+	// lifetime (from issuedAt to expiresAt): 25 renews when a quarter of
+	// the lifetime is left.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=99
+	// +optional
+	RenewBeforePercentage *int32 `json:"renewBeforePercentage,omitempty"`
 }
 
 // DeveloperAppKeyStatus is what the operator last saw in Apigee. It never
@@ -278,6 +300,21 @@ type DeveloperAppKeyStatus struct {
 	// ExpiresAt is when the key expires; unset when it never does.
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// RenewalTime is when the operator will renew the generated key
+	// (rotation.renewBefore); unset when it does not renew it.
+	// +optional
+	RenewalTime *metav1.Time `json:"renewalTime,omitempty"`
+
+	// LastRotateRequest is the value of the apigee.keyoperator.io/rotate
+	// annotation last acted on, so a request is carried out once.
+	// +optional
+	LastRotateRequest string `json:"lastRotateRequest,omitempty"`
+
+	// ExpiryWarnedFingerprint is the key for which the KeyExpiringSoon
+	// warning was sent, so it is sent once per key.
+	// +optional
+	ExpiryWarnedFingerprint string `json:"expiryWarnedFingerprint,omitempty"`
 
 	// PreviousKeys are rotated-out keys still working until RetireAfter.
 	// +optional
@@ -362,6 +399,7 @@ const (
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Fingerprint",type=string,JSONPath=`.status.consumerKeyFingerprint`,priority=1
+// +kubebuilder:printcolumn:name="Expires",type=string,format=date-time,JSONPath=`.status.expiresAt`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DeveloperAppKey struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -22,6 +22,7 @@ type options struct {
 	leaderElect      bool
 	leaderElectNS    string
 	resyncInterval   time.Duration
+	expiryWarning    time.Duration
 	watchNamespaces  string
 	verbosity        int
 	logFormat        string
@@ -41,6 +42,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica reconciles; needed with more than one replica.")
 	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election lease; defaults to the pod's namespace.")
 	fs.DurationVar(&o.resyncInterval, "resync-interval", 10*time.Minute, "How often a converged key is re-read from Apigee to correct drift.")
+	fs.DurationVar(&o.expiryWarning, "expiry-warning-window", 7*24*time.Hour, "How long before a key expires the KeyExpiringSoon warning is sent and Ready says when.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for DeveloperAppKeys and ApigeeConnections; empty watches all.")
 	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 8, "Objects of each kind reconciled at once. Apigee calls stay within each organization's rate limit whatever this is.")
 	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "Upper bound of one reconcile, including waits for the organization's rate limiter.")
@@ -58,6 +60,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 }
 
 func (o options) validate() error {
+	if o.expiryWarning <= 0 {
+		return fmt.Errorf("--expiry-warning-window must be positive, got %s", o.expiryWarning)
+	}
 	if o.resyncInterval < time.Second {
 		return fmt.Errorf("--resync-interval must be at least 1s, got %s", o.resyncInterval)
 	}

@@ -70,6 +70,9 @@ type App struct {
 	Name        string
 	AppID       string
 	DeveloperID string
+	// Status is approved or revoked; a revoked app makes every key on it
+	// unusable while each key still reports approved.
+	Status      string
 	Credentials []Credential
 	CreatedAt   time.Time
 }

@@ -153,6 +153,12 @@ var reasonHealth = map[string]string{
 	"LocationChanged": "Degraded",
 	// Only inside a Deleting message today; as a reason it needs a person.
 	"ImportUnconfirmed": "Degraded",
+	// The key is useless until a person (or a renewal) replaces it.
+	"KeyExpired": "Degraded",
+	// The app is revoked in Apigee; the operator never changes it.
+	"AppRevoked": "Degraded",
+	// expiresInSeconds on Edge: re-create the object without it.
+	"ExpiryNotSupported": "Degraded",
 	// Success reasons never come with Ready=False; if they did, something
 	// is wrong and Degraded says so.
 	"Converged":          "Degraded",

@@ -39,6 +39,7 @@ type keyRun struct {
 	deleted  []apigeev1alpha1.DeletedKey
 	drift    []string // ObserveOnly: what differs
 	peers    peerView
+	renewAt  *time.Time // when the generated key is due for renewal
 	now      time.Time
 }
 

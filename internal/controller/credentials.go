@@ -19,6 +19,9 @@ import (
 // keyCredentials are the values to import. Never log or print them.
 type keyCredentials struct {
 	key, secret string
+	// generated: the Secret is controlled by the key (the operator made
+	// it), so the operator may renew its values.
+	generated bool
 }
 
 // readCredentials reads the key's Secret through the API reader (Secret
@@ -40,7 +43,9 @@ func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apig
 	if err != nil {
 		return keyCredentials{}, err
 	}
-	return credentialsFrom(s, &k.Spec.Credentials)
+	creds, err := credentialsFrom(s, &k.Spec.Credentials)
+	creds.generated = metav1.IsControlledBy(s, k)
+	return creds, err
 }
 
 // restoreOrGenerateSecret recreates a missing generated Secret. Once a key

@@ -30,7 +30,9 @@ type DeveloperAppKeyReconciler struct {
 	recorder    recorder.EventRecorder
 	metrics     *keyMetrics
 	resync      time.Duration
-	now         func() time.Time
+	// expiryWarning is how long before expiry KeyExpiringSoon is sent.
+	expiryWarning time.Duration
+	now           func() time.Time
 }
 
 // Reconcile reads as the story in docs: load, resolve, observe, plan, act,
@@ -39,6 +41,7 @@ func (r *DeveloperAppKeyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	k := &apigeev1alpha1.DeveloperAppKey{}
 	if err := r.client.Get(ctx, req.NamespacedName, k); err != nil {
 		r.metrics.set(req.NamespacedName, "")
+		r.metrics.setExpiry(req.NamespacedName, nil)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if apigeev1alpha1.Paused(k.Annotations) {
@@ -55,6 +58,7 @@ func (r *DeveloperAppKeyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		err = r.finalize(ctx, k)
 		if err == nil {
 			r.metrics.set(req.NamespacedName, "")
+			r.metrics.setExpiry(req.NamespacedName, nil)
 			return ctrl.Result{}, nil
 		}
 	}
@@ -75,6 +79,9 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	if err := checkLocation(k, loc, conn.object.GetName()); err != nil {
 		return nil, err
 	}
+	if err := expiryOnEdge(conn, &k.Spec); err != nil {
+		return nil, err
+	}
 	c, err := r.connections.ClientFor(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -90,7 +97,10 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	if err := run.observe(ctx); err != nil {
 		return run, err
 	}
-	return run, run.converge(ctx)
+	if err := run.converge(ctx); err != nil || len(run.drift) > 0 {
+		return run, err
+	}
+	return run, run.lifecycle(ctx)
 }
 
 // checkLocation stops an object whose recorded key lives somewhere other
@@ -137,9 +147,11 @@ func (r *DeveloperAppKeyReconciler) finish(ctx context.Context, k *apigeev1alpha
 	if run != nil {
 		recordRun(&k.Status, run)
 	}
-	setConditions(k, run, failure)
+	setConditions(k, run, failure, r.now(), r.expiryWarning)
+	r.warnExpiringSoon(k)
 	r.warnOnNewFailure(k, previousReason, failure)
 	r.metrics.set(types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, readyReason(k))
+	r.metrics.setExpiry(types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, k.Status.ExpiresAt)
 	if werr := r.writeStatus(ctx, k, before); werr != nil {
 		if apierrors.IsConflict(werr) {
 			// The object changed meanwhile: come back soon, quietly.
@@ -162,6 +174,9 @@ func (r *DeveloperAppKeyReconciler) requeueAfter(k *apigeev1alpha1.DeveloperAppK
 	d := r.resync
 	if k.Spec.ResyncInterval != nil && k.Spec.ResyncInterval.Duration > 0 {
 		d = k.Spec.ResyncInterval.Duration
+	}
+	if until, ok := nextLifecycleEvent(&k.Status, r.now(), r.expiryWarning); ok && until < d {
+		d = until
 	}
 	// Keys due more than a second ago were handled by this run, or are
 	// held for a reason that a resync or a change will revisit.

@@ -26,19 +26,34 @@ type connectionProber struct {
 	client      client.Client
 	connections *Connections
 	interval    time.Duration
+	metrics     *connectionMetrics
 }
 
 // reconcileObject loads a connection of either kind and probes it; a
 // deleted connection's client is dropped.
 func (p *connectionProber) reconcileObject(ctx context.Context, req ctrl.Request, obj client.Object, wrap func() *connection) (ctrl.Result, error) {
+	kind := connectionKind(obj)
 	if err := p.client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			p.metrics.forget(kind, req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
 		p.connections.Forget(obj.GetUID())
+		p.metrics.forget(kind, req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
-	return p.reconcile(ctx, wrap())
+	res, err := p.reconcile(ctx, wrap())
+	p.metrics.set(kind, req.NamespacedName, meta.IsStatusConditionTrue(wrap().status.Conditions, apigeev1alpha1.ConditionReady))
+	return res, err
+}
+
+func connectionKind(obj client.Object) string {
+	if _, ok := obj.(*apigeev1alpha1.ClusterApigeeConnection); ok {
+		return "ClusterApigeeConnection"
+	}
+	return "ApigeeConnection"
 }
 
 // setup watches a connection kind (spec changes only: status writes are

@@ -23,10 +23,17 @@ type Options struct {
 	SnapshotTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ExpiryWarningWindow is how long before a key expires the
+	// KeyExpiringSoon warning is sent and Ready says when; default 7 days.
+	ExpiryWarningWindow time.Duration
 	// Tenancy is what the operator lends to connections: its ambient
 	// identity and each organization's call budget.
 	Tenancy Tenancy
 }
+
+// DefaultExpiryWarningWindow is how long before expiry a key is reported
+// as expiring soon.
+const DefaultExpiryWarningWindow = 7 * 24 * time.Hour
 
 // Setup registers the reconcilers with the manager.
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
@@ -36,7 +43,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry), o.Tenancy)
 	secrets := &secretWatch{client: mgr.GetClient()}
-	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval}
+	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval,
+		metrics: newConnectionMetrics(metrics.Registry)}
 	if err := (&ApigeeConnectionReconciler{prober: prober}).setup(mgr, secrets); err != nil {
 		return err
 	}
@@ -46,7 +54,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	keys := &DeveloperAppKeyReconciler{
 		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), connections: conns,
 		snapshots: newAppSnapshots(o.SnapshotTTL, o.Now), recorder: mgr.GetEventRecorder("apigee-key-operator"),
-		metrics: newKeyMetrics(metrics.Registry), resync: o.ResyncInterval, now: o.Now,
+		metrics: newKeyMetrics(metrics.Registry), resync: o.ResyncInterval, now: o.Now, expiryWarning: o.ExpiryWarningWindow,
 	}
 	return keys.setup(mgr, secrets)
 }
@@ -63,6 +71,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ExpiryWarningWindow <= 0 {
+		o.ExpiryWarningWindow = DefaultExpiryWarningWindow
 	}
 	return o
 }

@@ -38,30 +38,40 @@ func recordRun(st *apigeev1alpha1.DeveloperAppKeyStatus, run *keyRun) {
 	}
 	st.IssuedAt = timeOrNil(c.IssuedAt.IsZero(), c.IssuedAt)
 	st.ExpiresAt = timeOrNil(c.ExpiresAt.IsZero(), c.ExpiresAt)
+	st.RenewalTime = nil
+	if run.renewAt != nil {
+		st.RenewalTime = timeOrNil(false, *run.renewAt)
+	}
 }
 
+// timeOrNil is t as the API server stores it (whole seconds), so a status
+// built from Apigee's millisecond times equals the one read back, and a
+// converged key is never rewritten. An expiry is thus seen up to a second
+// early, never late.
 func timeOrNil(zero bool, t time.Time) *metav1.Time {
 	if zero {
 		return nil
 	}
-	mt := metav1.NewTime(t)
+	mt := metav1.NewTime(t.Truncate(time.Second))
 	return &mt
 }
 
 // setConditions sets Ready and Synced from the run's outcome.
-func setConditions(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *conditionError) {
+func setConditions(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *conditionError, now time.Time, window time.Duration) {
 	gen := k.Generation
-	ready, synced := conditionsFor(k, run, failure)
+	ready, synced := conditionsFor(k, run, failure, now, window)
 	ready.ObservedGeneration, synced.ObservedGeneration = gen, gen
 	meta.SetStatusCondition(&k.Status.Conditions, ready)
 	meta.SetStatusCondition(&k.Status.Conditions, synced)
 	k.Status.ObservedGeneration = gen
 }
 
-func conditionsFor(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *conditionError) (ready, synced metav1.Condition) {
+func conditionsFor(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *conditionError, now time.Time, window time.Duration) (ready, synced metav1.Condition) {
 	ok := metav1.Condition{Type: apigeev1alpha1.ConditionSynced, Status: metav1.ConditionTrue,
 		Reason: apigeev1alpha1.ReasonReconcileSucceeded, Message: "The last reconcile succeeded"}
 	switch {
+	case failure != nil && failure.retry && expired(&k.Status, now):
+		return stateCondition(k, nil, now, window), failed(failure)
 	case failure != nil && failure.retry && readyTrue(k):
 		// A transient failure does not make a working key unready.
 		ready = *meta.FindStatusCondition(k.Status.Conditions, apigeev1alpha1.ConditionReady)
@@ -72,8 +82,7 @@ func conditionsFor(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *cond
 		return condition(apigeev1alpha1.ConditionReady, metav1.ConditionFalse, apigeev1alpha1.ReasonDrifted,
 			"ObserveOnly: Apigee differs from the spec; would "+strings.Join(run.drift, "; ")), ok
 	}
-	return condition(apigeev1alpha1.ConditionReady, metav1.ConditionTrue, apigeev1alpha1.ReasonConverged,
-		"Apigee matches the spec"), ok
+	return stateCondition(k, run, now, window), ok
 }
 
 func failed(f *conditionError) metav1.Condition {
@@ -108,10 +117,16 @@ func (r *DeveloperAppKeyReconciler) writeStatus(ctx context.Context, k *apigeev1
 }
 
 // warnOnNewFailure emits a Warning event when the Ready reason changes to
-// a failure, not on every resync.
+// a failure, or to a state that makes the key useless (expired, revoked
+// app), not on every resync.
 func (r *DeveloperAppKeyReconciler) warnOnNewFailure(k *apigeev1alpha1.DeveloperAppKey, previousReason string, f *conditionError) {
-	if f == nil || f.reason == previousReason {
+	if f != nil && f.reason != previousReason {
+		r.event(k, corev1.EventTypeWarning, f.reason, "Reconcile", f.message)
 		return
 	}
-	r.event(k, corev1.EventTypeWarning, f.reason, "Reconcile", f.message)
+	c := meta.FindStatusCondition(k.Status.Conditions, apigeev1alpha1.ConditionReady)
+	if f == nil && c != nil && c.Reason != previousReason &&
+		(c.Reason == apigeev1alpha1.ReasonKeyExpired || c.Reason == apigeev1alpha1.ReasonAppRevoked) {
+		r.event(k, corev1.EventTypeWarning, c.Reason, "Reconcile", c.Message)
+	}
 }

@@ -62,7 +62,7 @@ func TestDefaultRender(t *testing.T) {
 	}
 	wantArgs := []string{
 		"--metrics-bind-address=:8443", "--metrics-secure=true", "--health-probe-bind-address=:8081",
-		"--leader-elect", "--resync-interval=10m", "--namespaced-ambient-credentials=false",
+		"--leader-elect", "--resync-interval=10m", "--expiry-warning-window=168h", "--namespaced-ambient-credentials=false",
 		"--organization-requests-per-minute=0", "--organization-burst=20", "-v=0", "--log-format=json",
 	}
 	if !reflect.DeepEqual(c.Args, wantArgs) {
@@ -95,7 +95,7 @@ func TestEveryOptionRender(t *testing.T) {
 
 	wantArgs := []string{
 		"--metrics-bind-address=:9443", "--metrics-secure=true", "--health-probe-bind-address=:8082",
-		"--leader-elect", "--leader-election-namespace=apigee-keys", "--resync-interval=5m",
+		"--leader-elect", "--leader-election-namespace=apigee-keys", "--resync-interval=5m", "--expiry-warning-window=72h",
 		"--watch-namespaces=team-a,team-b", "--namespaced-ambient-credentials=true",
 		"--organization-requests-per-minute=3000", "--organization-burst=10", "-v=2", "--log-format=console", "-v=3",
 	}
@@ -153,6 +153,12 @@ func TestEveryOptionRender(t *testing.T) {
 	ep, _ := endpoints[0].(map[string]any)
 	if sm.GetLabels()["release"] != "prometheus" || ep["port"] != "https" || ep["scheme"] != "https" || ep["interval"] != "30s" {
 		t.Errorf("ServiceMonitor %v", sm.Object)
+	}
+
+	pr := only(t, objs, "PrometheusRule")
+	if rules := yamlText(t, pr.Object); pr.GetLabels()["release"] != "prometheus" || !strings.Contains(rules, "< 1209600") ||
+		!strings.Contains(rules, "for: 1h") || !strings.Contains(rules, "for: 5m") {
+		t.Errorf("PrometheusRule does not carry the values: %s", rules)
 	}
 
 	var np networkingv1.NetworkPolicy
@@ -495,4 +501,14 @@ func appVersion(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return c.AppVersion
+}
+
+// yamlText renders an object as YAML, for checks on what it says.
+func yamlText(t *testing.T, obj map[string]any) string {
+	t.Helper()
+	out, err := yaml.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }

@@ -29,27 +29,34 @@ var (
 	allValues = filepath.Join(root, "test", "chart", "testdata", "all-values.yaml")
 )
 
-var (
-	helmOnce sync.Once
-	helmPath string
-	helmErr  error
-)
-
-// helmBinary returns bin/helm, building it from hack/helm when it is missing
-// or older than hack/helm/go.mod (what `make bin/helm` does), so the tests
-// need Go only. The first build takes a few minutes.
-func helmBinary(t *testing.T) string {
-	t.Helper()
-	helmOnce.Do(func() { helmPath, helmErr = buildHelm() })
-	if helmErr != nil {
-		t.Fatalf("building helm: %v", helmErr)
-	}
-	return helmPath
+// tool is a pinned Go tool built from its own module under hack/ into bin/,
+// when missing or older than that module's go.mod, so the tests need Go
+// only. The first build takes a few minutes.
+type tool struct {
+	name, module, pkg string
+	once              sync.Once
+	path              string
+	err               error
 }
 
-func buildHelm() (string, error) {
-	bin := filepath.Join(root, "bin", "helm")
-	if fresh(bin, filepath.Join(root, "hack", "helm", "go.mod")) {
+var (
+	helmTool     = &tool{name: "helm", module: "helm", pkg: "helm.sh/helm/v3/cmd/helm"}
+	promtoolTool = &tool{name: "promtool", module: "promtool", pkg: "github.com/prometheus/prometheus/cmd/promtool"}
+)
+
+// binary returns the tool's path, building it once per test process.
+func (tl *tool) binary(t *testing.T) string {
+	t.Helper()
+	tl.once.Do(func() { tl.path, tl.err = tl.build() })
+	if tl.err != nil {
+		t.Fatalf("building %s: %v", tl.name, tl.err)
+	}
+	return tl.path
+}
+
+func (tl *tool) build() (string, error) {
+	bin := filepath.Join(root, "bin", tl.name)
+	if fresh(bin, filepath.Join(root, "hack", tl.module, "go.mod")) {
 		return bin, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
@@ -58,12 +65,15 @@ func buildHelm() (string, error) {
 	// Build to a temporary name and rename, so a concurrent test package
 	// never runs a half-written binary.
 	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
-	cmd := exec.Command("go", "build", "-C", filepath.Join(root, "hack", "helm"), "-o", tmp, "helm.sh/helm/v3/cmd/helm")
+	cmd := exec.Command("go", "build", "-C", filepath.Join(root, "hack", tl.module), "-o", tmp, tl.pkg)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", errors.New(err.Error() + ": " + string(out))
 	}
 	return bin, os.Rename(tmp, bin)
 }
+
+// helmBinary returns the pinned Helm (hack/helm).
+func helmBinary(t *testing.T) string { return helmTool.binary(t) }
 
 // fresh reports whether bin exists and is newer than its source.
 func fresh(bin, source string) bool {

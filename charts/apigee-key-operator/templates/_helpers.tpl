@@ -85,6 +85,7 @@ cmd/apigee-key-operator/flags.go.
 {{- end }}
 {{- end }}
 - --resync-interval={{ .Values.resyncInterval }}
+- --expiry-warning-window={{ .Values.expiryWarningWindow }}
 {{- with .Values.watchNamespaces }}
 - --watch-namespaces={{ join "," . }}
 {{- end }}
@@ -128,4 +129,48 @@ The generated manager rules, filtered to the namespaced resources
 {{- end }}
 {{- end }}
 {{- toYaml $out }}
+{{- end }}
+
+{{/*
+The alert rule groups of the PrometheusRule, on the operator's metrics.
+test/chart renders them and runs promtool's rule tests against synthetic
+series (test/chart/testdata/alerts-test.yaml).
+*/}}
+{{- define "apigee-key-operator.alertGroups" -}}
+- name: apigee-key-operator
+  rules:
+    - alert: ApigeeKeyExpiringSoon
+      expr: |
+        0 < apigee_key_operator_key_expiration_timestamp_seconds - time() < {{ int64 .Values.prometheusRule.expiringWithinSeconds }}
+      labels:
+        severity: warning
+      annotations:
+        summary: Apigee key {{ "{{" }} $labels.namespace {{ "}}" }}/{{ "{{" }} $labels.name {{ "}}" }} expires soon
+        description: The DeveloperAppKey's key expires in {{ "{{" }} $value | humanizeDuration {{ "}}" }}. Put a new consumer key in its Secret, or set rotation.renewBefore on a generated key.
+    - alert: ApigeeKeyExpired
+      expr: |
+        apigee_key_operator_key_expiration_timestamp_seconds - time() <= 0
+      labels:
+        severity: critical
+      annotations:
+        summary: Apigee key {{ "{{" }} $labels.namespace {{ "}}" }}/{{ "{{" }} $labels.name {{ "}}" }} has expired
+        description: Apigee rejects the DeveloperAppKey's key. Put a new consumer key in its Secret.
+    - alert: ApigeeKeysNotReady
+      expr: |
+        sum by (reason) (apigee_key_operator_developerappkeys{reason!="Converged"}) > 0
+      for: {{ .Values.prometheusRule.keysNotReadyFor }}
+      labels:
+        severity: warning
+      annotations:
+        summary: {{ "{{" }} $value {{ "}}" }} DeveloperAppKeys not Ready ({{ "{{" }} $labels.reason {{ "}}" }})
+        description: DeveloperAppKeys have reported Ready reason {{ "{{" }} $labels.reason {{ "}}" }} for {{ .Values.prometheusRule.keysNotReadyFor }}; kubectl get dak -A -o wide shows which.
+    - alert: ApigeeConnectionNotReady
+      expr: |
+        apigee_key_operator_connection_ready == 0
+      for: {{ .Values.prometheusRule.connectionNotReadyFor }}
+      labels:
+        severity: critical
+      annotations:
+        summary: "{{ "{{" }} $labels.kind {{ "}}" }} {{ "{{" }} $labels.namespace {{ "}}" }}/{{ "{{" }} $labels.name {{ "}}" }} is not Ready"
+        description: The operator cannot reach or authenticate to the connection's Apigee organization; keys using it are not reconciled.
 {{- end }}

@@ -74,6 +74,16 @@ var processLimiters = apigee.NewLimiterRegistry()
 // makes a request here (the password grant); every other failure of the
 // credentials shows up in the first call, so callers Probe.
 func New(ctx context.Context, cfg Config) (apigee.Client, error) {
+	c, err := newDialect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return apigee.WithRetries(c, cfg.Retry), nil
+}
+
+// newDialect builds the dialect's client on the authenticated traffic
+// transport, without retries.
+func newDialect(ctx context.Context, cfg Config) (dialectClient, error) {
 	endpoint, start, err := defaults(cfg)
 	if err != nil {
 		return nil, err
@@ -89,11 +99,7 @@ func New(ctx context.Context, cfg Config) (apigee.Client, error) {
 	if hc.Timeout <= 0 {
 		hc.Timeout = DefaultTimeout
 	}
-	c, err := dialect(cfg.Platform, endpoint, cfg.Organization, hc)
-	if err != nil {
-		return nil, err
-	}
-	return apigee.WithRetries(c, cfg.Retry), nil
+	return dialect(cfg.Platform, endpoint, cfg.Organization, hc)
 }
 
 // trafficOptions picks the connection's limiters: the organization's,
@@ -149,7 +155,7 @@ func defaults(cfg Config) (endpoint string, start apigee.Rate, err error) {
 	return endpoint, start, nil
 }
 
-func dialect(p Platform, endpoint, org string, hc *http.Client) (apigee.Client, error) {
+func dialect(p Platform, endpoint, org string, hc *http.Client) (dialectClient, error) {
 	if p == PlatformEdge {
 		return edge.New(edge.Config{Endpoint: endpoint, Organization: org, HTTPClient: hc})
 	}

@@ -57,6 +57,7 @@ type wireApp struct {
 	Name        string    `json:"name"`
 	AppID       string    `json:"appId"`
 	DeveloperID string    `json:"developerId"`
+	Status      string    `json:"status"`
 	CreatedAt   int64s    `json:"createdAt"`
 	Credentials []wireKey `json:"credentials"`
 }
@@ -93,7 +94,7 @@ func (k wireKey) domain() *apigee.Credential {
 }
 
 func (a wireApp) domain() *apigee.App {
-	out := &apigee.App{Name: a.Name, AppID: a.AppID, DeveloperID: a.DeveloperID, CreatedAt: millis(a.CreatedAt)}
+	out := &apigee.App{Name: a.Name, AppID: a.AppID, DeveloperID: a.DeveloperID, Status: a.Status, CreatedAt: millis(a.CreatedAt)}
 	for _, k := range a.Credentials {
 		out.Credentials = append(out.Credentials, *k.domain())
 	}

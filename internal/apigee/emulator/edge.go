@@ -91,7 +91,7 @@ func (edgeWire) key(c apigee.Credential) any {
 func (w edgeWire) app(a appSnapshot, withCredentials bool) any {
 	out := edgeApp{APIProducts: []string{}, AppFamily: "default", AppID: a.AppID, Attributes: []attribute{},
 		CreatedAt: millis(a.CreatedAt), Credentials: []edgeKey{}, DeveloperID: a.DeveloperID,
-		LastModifiedAt: millis(a.LastModifiedAt), Name: a.Name, Scopes: []string{}, Status: apigee.StatusApproved}
+		LastModifiedAt: millis(a.LastModifiedAt), Name: a.Name, Scopes: []string{}, Status: a.Status}
 	if withCredentials {
 		for _, c := range a.Credentials {
 			out.Credentials = append(out.Credentials, w.key(c).(edgeKey))

@@ -12,6 +12,7 @@ package emulator
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -198,6 +199,19 @@ func (e *Emulator) freshKey() string {
 		k = e.opts.KeyGenerator()
 	}
 	return k
+}
+
+// SetAppStatus approves or revokes an app, as a person in the console
+// would (the operator never changes an app's status).
+func (e *Emulator) SetAppStatus(developer, app, status string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a, err := e.s.app(developer, app)
+	if err != nil {
+		return fmt.Errorf("app %s of %s: %s", app, developer, err.message)
+	}
+	a.status = status
+	return nil
 }
 
 // --- inspection --------------------------------------------------------------

@@ -147,6 +147,12 @@ func (e *Emulator) createKey(wr wire, rt route, body []byte) (int, any, *apiErro
 	if req.ExpiresInSeconds.set && req.ExpiresInSeconds.v != 0 {
 		expires = req.ExpiresInSeconds.v
 	}
+	if wr.dialect() == Edge {
+		// Edge applies no expiry to a key created with its own values: its
+		// keys/create takes no expiry (Apigee staff on the community,
+		// question 69537 / discuss.google.dev topic 15185).
+		expires = -1
+	}
 	return e.keyResult(wr.createdKey, func() (*apigee.Credential, *apiError) {
 		key, secret := req.ConsumerKey, req.ConsumerSecret
 		if key == "" {

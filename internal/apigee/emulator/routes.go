@@ -36,7 +36,8 @@ type route struct {
 	org     string
 	ref     keyRef // developer, app, key as far as the path names them
 	product string
-	action  string // ?action= on status calls
+	action  string     // ?action= on status calls
+	query   url.Values // the list calls' paging (lists.go)
 	// logPath is the request path with the consumer key replaced by its
 	// fingerprint, safe for the call log.
 	logPath string
@@ -52,7 +53,8 @@ func parseRoute(d Dialect, r *http.Request) route {
 	}
 	rt.org = segs[2]
 	rest := segs[3:]
-	rt.action = r.URL.Query().Get("action")
+	rt.query = r.URL.Query()
+	rt.action = rt.query.Get("action")
 	rt.op, rt.status = matchOperation(r.Method, rest, rt.action != "")
 	rt.op, rt.status = dialectOperation(d, pathShape(rest), rt.op, rt.status)
 	if len(rest) >= 2 {

@@ -41,6 +41,7 @@ type product struct {
 type app struct {
 	name, id, developerID string
 	developerEmail        string
+	status                string // approved (default) or revoked
 	createdAt, modifiedAt time.Time
 	creds                 []*apigee.Credential // in creation order
 	// stale is what reads return until staleUntil: the app before the
@@ -448,9 +449,16 @@ func validateSecretValue(field, code, v string) *apiError {
 
 // --- copies ------------------------------------------------------------------
 
+func (a *app) appStatus() string {
+	if a.status == "" {
+		return apigee.StatusApproved
+	}
+	return a.status
+}
+
 func (a *app) snapshot() appSnapshot {
 	s := appSnapshot{
-		App:            apigee.App{Name: a.name, AppID: a.id, DeveloperID: a.developerID, CreatedAt: a.createdAt},
+		App:            apigee.App{Name: a.name, AppID: a.id, DeveloperID: a.developerID, Status: a.appStatus(), CreatedAt: a.createdAt},
 		DeveloperEmail: a.developerEmail,
 		LastModifiedAt: a.modifiedAt,
 	}

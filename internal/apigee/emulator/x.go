@@ -107,7 +107,7 @@ func (xWire) key(c apigee.Credential) any {
 
 func (w xWire) app(a appSnapshot, withCredentials bool) any {
 	out := xApp{AppID: a.AppID, CreatedAt: millis(a.CreatedAt), DeveloperID: a.DeveloperID,
-		LastModifiedAt: millis(a.LastModifiedAt), Name: a.Name, Status: apigee.StatusApproved}
+		LastModifiedAt: millis(a.LastModifiedAt), Name: a.Name, Status: a.Status}
 	if withCredentials {
 		for _, c := range a.Credentials {
 			out.Credentials = append(out.Credentials, w.key(c).(xKey))

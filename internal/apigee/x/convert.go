@@ -12,7 +12,7 @@ import (
 // int64; these functions map the wire types to the domain types.
 
 func appFromX(a *apigeev1.GoogleCloudApigeeV1DeveloperApp) *apigee.App {
-	out := &apigee.App{Name: a.Name, AppID: a.AppId, DeveloperID: a.DeveloperId, CreatedAt: millis(a.CreatedAt)}
+	out := &apigee.App{Name: a.Name, AppID: a.AppId, DeveloperID: a.DeveloperId, Status: a.Status, CreatedAt: millis(a.CreatedAt)}
 	for _, c := range a.Credentials {
 		if c != nil {
 			out.Credentials = append(out.Credentials, credentialFromX(c))

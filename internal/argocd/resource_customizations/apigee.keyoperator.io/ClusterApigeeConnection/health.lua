@@ -18,7 +18,8 @@ local transient = {
 -- SecretNotFound, InvalidCredentials, DeveloperNotFound, AppNotFound,
 -- ProductNotFound, InvalidRequest, ConnectionNotFound, ConnectionNotAllowed,
 -- Unauthorized, Forbidden, InvalidSpec, AmbientCredentialsNotAllowed,
--- LocationChanged, ImportUnconfirmed, Drifted;
+-- LocationChanged, ImportUnconfirmed, KeyExpired, AppRevoked,
+-- ExpiryNotSupported, Drifted;
 -- and a reason this script does not know yet, so a new failure is never hidden
 -- as Progressing.
 
