@@ -88,7 +88,7 @@ func requestAdvice(err error) (string, bool) {
 	if !errors.As(err, &e) {
 		return "", false
 	}
-	// X's 400 for an undefined scope carries no code on record: any request
+	// Whatever the body says (a proxy may drop X's details), a request
 	// error of SetScopes is about the scopes.
 	reason := e.Reason
 	if e.Class == apigee.ClassInvalid && e.Operation == apigee.OpSetScopes {

@@ -46,8 +46,8 @@ func TestScopesMustBeDefined(t *testing.T) {
 			if ae.Class != apigee.ClassInvalid || apigee.Retryable(err) || !strings.Contains(ae.Message, "undefined-scope") {
 				t.Errorf("undefined scope: %v", err)
 			}
-			if d.emulator == emulator.Edge && ae.Reason != apigee.ReasonInvalidScopes {
-				t.Errorf("Edge's code keymanagement.service.InvalidScopes not recognised: %+v", ae)
+			if ae.Reason != apigee.ReasonInvalidScopes {
+				t.Errorf("the code keymanagement.service.InvalidScopes (Edge body, X details) not recognised: %+v", ae)
 			}
 			if e.emu.Calls(emulator.OpReplaceKey) != 1 {
 				t.Errorf("a refused scope was retried")

@@ -95,7 +95,8 @@ func (c *Client) SetScopes(ctx context.Context, ref apigee.KeyRef, scopes []stri
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return c.keyCall(ctx, apigee.OpSetScopes, ref, http.MethodPut, wireScopes{Scopes: scopes})
+	k, err := c.keyCall(ctx, apigee.OpSetScopes, ref, http.MethodPut, wireScopes{Scopes: scopes})
+	return k, apigee.NameScopes(err, scopes)
 }
 
 // RemoveProduct removes one product (DELETE K/apiproducts/{p}).

@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // apiError is a failure the emulator answers with, independent of dialect.
@@ -16,6 +17,7 @@ type apiError struct {
 	subject    string // X PreconditionFailure subject (409 and 404)
 	retryAfter int    // seconds for a Retry-After header, 0: none
 	orgUnknown bool   // the organization is not the emulator's (X: 403)
+	detailed   bool   // X: PreconditionFailure and RequestInfo details, as on 404s
 }
 
 func (e *apiError) statusFor(d Dialect) int {
@@ -57,11 +59,12 @@ func errKeyNotInApp() *apiError {
 		message: "Invalid consumer key for Given App"}
 }
 
-// errInvalidScopes names the scopes no product of the key defines. Edge's
-// code is on record; its wording is not, so the message is ours.
-func errInvalidScopes(scopes []string) *apiError {
-	return &apiError{status: http.StatusBadRequest, code: "keymanagement.service.InvalidScopes",
-		message: fmt.Sprintf("Invalid scopes %v: not defined by any API product of the key", scopes)}
+// errInvalidScopes lists the scopes the key's products define, as real X
+// does ("Invalid scopes. Scopes must be contained in [modules:read,
+// courses:read]", discuss.google.dev topic 131289); X adds details.
+func errInvalidScopes(defined []string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "keymanagement.service.InvalidScopes", detailed: true,
+		message: fmt.Sprintf("Invalid scopes. Scopes must be contained in [%s]", strings.Join(defined, ", "))}
 }
 
 // errCredentialLimit: an app holds at most max credentials (Edge: 100).

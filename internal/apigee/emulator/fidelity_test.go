@@ -66,20 +66,34 @@ func TestEdgeKeyAttributesRoute(t *testing.T) {
 	}
 }
 
-// TestUndefinedScopes: Edge answers 400 keymanagement.service.InvalidScopes
-// (community.apigee.com, recorded in docs/emulator.md); the X reference
-// says scopes "must already be defined for the API products".
+// TestUndefinedScopes pins X's answer to a real one quoted on
+// discuss.google.dev (topic 131289, "Invalid scope error"):
+//
+//	{"code": 400, "message": "Invalid scopes. Scopes must be contained in [modules:read, courses:read]",
+//	 "status": "INVALID_ARGUMENT", "details": [{"@type": "type.googleapis.com/google.rpc.PreconditionFailure",
+//	 "violations": [{"type": "keymanagement.service.InvalidScopes", "subject": "…", "description": "Invalid scopes. …"}]},
+//	 {"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": "4204281115099135940"}]}
+//
+// The reference (replaceDeveloperAppKey): scopes "must already be defined
+// for the API products associated with the app". Edge: the same code.
 func TestUndefinedScopes(t *testing.T) {
+	const msg = "Invalid scopes. Scopes must be contained in [admin]"
+	want := map[Dialect]map[string]any{
+		X:    xErr(400, "INVALID_ARGUMENT", msg),
+		Edge: edgeErr("keymanagement.service.InvalidScopes", msg),
+	}
+	want[X]["error"].(map[string]any)["details"] = []any{
+		map[string]any{"@type": "type.googleapis.com/google.rpc.PreconditionFailure",
+			"violations": []any{map[string]any{"type": "keymanagement.service.InvalidScopes", "subject": "", "description": msg}}},
+		map[string]any{"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": "ID"},
+	}
 	for _, d := range dialects {
 		t.Run(string(d), func(t *testing.T) {
 			f := newFixture(t, nil)
 			f.mustDo(t, d, map[Dialect]int{X: 200, Edge: 201}[d], "POST", app1+"/keys/create", `{"consumerKey":"k1","consumerSecret":"s1"}`)
 			r := f.do(t, d, "POST", keyPath("k1"), `{"apiProducts":["manual-p"],"scopes":["read"]}`)
-			if r.status != 400 || !strings.Contains(string(r.body), "[read]") {
-				t.Errorf("scope of another product: %d %s", r.status, r.body)
-			}
-			if d == Edge && r.json(t)["code"] != "keymanagement.service.InvalidScopes" {
-				t.Errorf("Edge code: %s", r.body)
+			if diff := cmp.Diff(want[d], sameRequestID(r.json(t))); r.status != 400 || diff != "" {
+				t.Errorf("scope of another product: status %d, body (-want +got):\n%s", r.status, diff)
 			}
 			f.mustDo(t, d, 200, "POST", keyPath("k1"), `{"apiProducts":["manual-p"],"scopes":["admin"]}`)
 			f.mustDo(t, d, 400, "PUT", keyPath("k1"), `{"scopes":["admin","write"]}`)

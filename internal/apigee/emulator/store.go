@@ -310,27 +310,19 @@ func (s *store) replaceKey(ref keyRef, u keyUpdate, now time.Time) (*apigee.Cred
 // being added) defines, as Edge (400 keymanagement.service.InvalidScopes)
 // and the X reference ("must already be defined") say.
 func (s *store) checkScopes(scopes []string, c *apigee.Credential, adding []string) *apiError {
-	defined := map[string]bool{}
+	var defined []string
 	for _, n := range adding {
-		for _, sc := range s.products[n].scopes {
-			defined[sc] = true
-		}
+		defined = append(defined, s.products[n].scopes...)
 	}
 	for _, p := range c.Products {
 		if prod, ok := s.products[p.Name]; ok {
-			for _, sc := range prod.scopes {
-				defined[sc] = true
-			}
+			defined = append(defined, prod.scopes...)
 		}
 	}
-	var undefined []string
 	for _, sc := range scopes {
-		if !defined[sc] {
-			undefined = append(undefined, sc)
+		if !slices.Contains(defined, sc) {
+			return errInvalidScopes(defined)
 		}
-	}
-	if len(undefined) > 0 {
-		return errInvalidScopes(undefined)
 	}
 	return nil
 }

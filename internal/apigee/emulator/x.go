@@ -127,8 +127,10 @@ func (xWire) organization(name string, created time.Time) any {
 		CreatedAt: millis(created), LastModifiedAt: millis(created)}
 }
 
-// errorBody: 409s and 404s carry a PreconditionFailure whose violation
-// type is the Edge-style code; 404s also a RequestInfo (issue 11, gap 5).
+// errorBody: 409s, 404s and undefined scopes carry a PreconditionFailure
+// whose violation type is the Edge-style code; 404s and undefined scopes
+// also a RequestInfo (issue 11, gap 5; the scopes sample: discuss.google.dev
+// topic 131289).
 // An unknown organization is Google's 403, which says nothing about
 // whether it exists.
 func (xWire) errorBody(e *apiError, status int) any {
@@ -138,14 +140,15 @@ func (xWire) errorBody(e *apiError, status int) any {
 	}
 	body := xErrorBody{Code: status, Message: e.message, Status: googleStatus(status)}
 	v := xViolation{Type: e.code, Subject: e.subject}
-	if status == http.StatusNotFound {
+	if status == http.StatusNotFound || e.detailed {
 		v.Description = e.message
 	}
-	if status == http.StatusConflict && e.subject != "" || status == http.StatusNotFound && e.code != routeCode {
+	notFound := status == http.StatusNotFound && e.code != routeCode
+	if status == http.StatusConflict && e.subject != "" || notFound || e.detailed {
 		body.Details = append(body.Details, xPreconditionFailure{
 			Type: "type.googleapis.com/google.rpc.PreconditionFailure", Violations: []xViolation{v}})
 	}
-	if status == http.StatusNotFound {
+	if status == http.StatusNotFound || e.detailed {
 		body.Details = append(body.Details, xRequestInfo{Type: "type.googleapis.com/google.rpc.RequestInfo", RequestID: newRequestID()})
 	}
 	return xError{Error: body}

@@ -66,7 +66,8 @@ func (c *Client) SetScopes(ctx context.Context, ref apigee.KeyRef, scopes []stri
 		body.Scopes = []string{}
 	}
 	k, err := c.keys().ReplaceDeveloperAppKey(c.keyName(ref), body).Context(ctx).Do()
-	return credential(apigee.OpSetScopes, k, err, redactor(ref))
+	cred, err := credential(apigee.OpSetScopes, k, err, redactor(ref))
+	return cred, apigee.NameScopes(err, scopes)
 }
 
 // RemoveProduct removes one product (Keys.Apiproducts.Delete).
