@@ -146,7 +146,9 @@ type BasicAuth struct {
 type EdgeOAuthAuth struct {
 	BasicAuth `json:",inline"`
 
-	// TokenURL is the token endpoint.
+	// TokenURL is the token endpoint. On an Edge organization with SAML
+	// enabled, use the zone's endpoint, https://{zone}.login.apigee.com/oauth/token,
+	// with a machine user's password: one-time passcodes cannot be automated.
 	// +kubebuilder:default="https://login.apigee.com/oauth/token"
 	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
 	// +optional

@@ -37,6 +37,8 @@ var codeClasses = map[string]struct {
 	"keymanagement.service.apiproduct_doesnot_exist":               {ClassNotFound, ResourceProduct, ""},
 	"keymanagement.service.ApiProductNotAssociatedWithConsumerKey": {ClassInvalid, ResourceProduct, ReasonProductNotAssociated},
 	"organizations.OrganizationDoesNotExist":                       {ClassNotFound, ResourceOrganization, ""},
+	"keymanagement.service.InvalidScopes":                          {ClassInvalid, "", ReasonInvalidScopes},
+	"keymanagement.service.CredentialLimitExceeded":                {ClassInvalid, "", ReasonCredentialLimit},
 }
 
 // ErrorFromFailure classifies an HTTP error response: by code first, then
@@ -63,6 +65,11 @@ func classify(status int, code, msg string) (Class, Resource, string) {
 	// request error either way, never "retry later".
 	if strings.Contains(lower, "not associated") {
 		return ClassInvalid, ResourceProduct, ReasonProductNotAssociated
+	}
+	// The credential limit's status and wording are not on record: any
+	// answer that says so is final, not "retry later", even a 5xx.
+	if status >= 400 && strings.Contains(lower, "credential") && (strings.Contains(lower, "maximum") || strings.Contains(lower, "limit")) {
+		return ClassInvalid, "", ReasonCredentialLimit
 	}
 	switch {
 	case status == http.StatusUnauthorized:

@@ -24,6 +24,21 @@ func TestErrorFromFailure(t *testing.T) {
 			in:     Failure{StatusCode: 409, Code: "keymanagement.service.ConsumerKeyAlreadyExists", Message: "ConsumerKey already exists"},
 			want:   &Error{Class: ClassConflict, Operation: "op", StatusCode: 409, Message: "ConsumerKey already exists"},
 		},
+		"InvalidScopesByCode": {
+			reason: "Edge's 400 for a scope no product of the key defines: final, with its reason.",
+			in:     Failure{StatusCode: 400, Code: "keymanagement.service.InvalidScopes", Message: "Invalid scopes [x]"},
+			want:   &Error{Class: ClassInvalid, Reason: ReasonInvalidScopes, Operation: "op", StatusCode: 400, Message: "Invalid scopes [x]"},
+		},
+		"CredentialLimitAs500": {
+			reason: "The limit's status is not on record: even a 5xx that says so is final.",
+			in:     Failure{StatusCode: 500, Message: "The app already has the maximum number of credentials (100)"},
+			want:   &Error{Class: ClassInvalid, Reason: ReasonCredentialLimit, Operation: "op", StatusCode: 500, Message: "The app already has the maximum number of credentials (100)"},
+		},
+		"XUnknownOrganization": {
+			reason: "X answers 403 for an organization that does not exist or cannot be seen.",
+			in:     Failure{StatusCode: 403, Message: `Permission denied on resource "organizations/o" (or it may not exist).`},
+			want:   &Error{Class: ClassForbidden, Operation: "op", StatusCode: 403, Message: `Permission denied on resource "organizations/o" (or it may not exist).`},
+		},
 		"KeyNotInAppByMessage": {
 			reason: "X gives only words for a key that is not on the app.",
 			in:     Failure{StatusCode: 404, Message: "Invalid consumer key for Given App"},

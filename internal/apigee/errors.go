@@ -3,6 +3,7 @@ package apigee
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -85,6 +86,26 @@ func ClassOf(err error) Class {
 func IsNotFound(err error, r Resource) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Class == ClassNotFound && e.Resource == r
+}
+
+// ReasonInvalidScopes: a scope is not defined by any product of the key
+// (Edge 400 keymanagement.service.InvalidScopes; X 400).
+const ReasonInvalidScopes = "InvalidScopes"
+
+// ReasonCredentialLimit: the app holds as many keys as Apigee allows (Edge:
+// 100 per app); nothing can be imported until keys are deleted.
+const ReasonCredentialLimit = "CredentialLimit"
+
+// NameScopes adds the requested scopes to a request error of SetScopes:
+// X's message lists the scopes the products define, not the refused ones.
+func NameScopes(err error, scopes []string) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Class != ClassInvalid || len(scopes) == 0 {
+		return err
+	}
+	c := *e
+	c.Message = fmt.Sprintf("%s (requested scopes: %s)", c.Message, strings.Join(scopes, ", "))
+	return &c
 }
 
 // IsProductNotAssociated reports whether err says the product was not on the key.

@@ -135,3 +135,20 @@ func Fingerprint(consumerKey string) string {
 	sum := sha256.Sum256([]byte(consumerKey))
 	return "sha256:" + hex.EncodeToString(sum[:8])
 }
+
+// WithImportedValues fills in the key and secret an import answer left
+// out: the reference does not promise write answers carry the secret, and
+// the key just created has the values sent. Without this, an answer with
+// no secret would cost the operator a read to learn it is the same key.
+func WithImportedValues(c *Credential, req ImportRequest) *Credential {
+	if c == nil {
+		return nil
+	}
+	if c.ConsumerKey == "" {
+		c.ConsumerKey = req.ConsumerKey
+	}
+	if c.ConsumerSecret == "" {
+		c.ConsumerSecret = req.ConsumerSecret
+	}
+	return c
+}

@@ -251,13 +251,34 @@ func (run *keyRun) importKey(ctx context.Context) error {
 // resolveExisting handles a 409 on import: the key already exists. Not on
 // this app, it belongs to someone else: KeyConflict, nothing deleted.
 func (run *keyRun) resolveExisting(ctx context.Context) error {
-	if err := run.readApp(ctx, true); err != nil {
+	if err := run.readUntilFound(ctx); err != nil {
 		return err
 	}
 	if run.current == nil {
 		return keyInUse(run.loc.Organization)
 	}
 	return run.settleObserved()
+}
+
+// conflictRereads are the waits between fresh reads after a 409 that the
+// app does not show the key: Apigee's reads may lag a write (issue 11), so
+// a key imported moments ago is looked for again before calling it someone
+// else's. Bounded: about 3 s and five reads in all.
+var conflictRereads = []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond}
+
+// readUntilFound reads the app afresh until it shows the key, backing off
+// between reads, at most len(conflictRereads)+1 times.
+func (run *keyRun) readUntilFound(ctx context.Context) error {
+	for i := 0; ; i++ {
+		if err := run.readApp(ctx, true); err != nil || run.current != nil || i == len(conflictRereads) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(conflictRereads[i]):
+		}
+	}
 }
 
 // settleObserved decides about a key found on the app that this object

@@ -33,6 +33,14 @@ func classify(err error) *conditionError {
 	if reason, ok := notFoundReason(err); ok {
 		return &conditionError{reason: reason, message: err.Error()}
 	}
+	if apigee.IsProductNotAssociated(err) {
+		// The product is already off the key: the run's view was older than
+		// Apigee's (a lagging read). Not final: the retry reads again.
+		return &conditionError{reason: apigeev1alpha1.ReasonReconcileFailed, message: err.Error(), retry: true}
+	}
+	if msg, ok := requestAdvice(err); ok {
+		return &conditionError{reason: apigeev1alpha1.ReasonInvalidRequest, message: msg}
+	}
 	switch apigee.ClassOf(err) {
 	case apigee.ClassInvalid:
 		return &conditionError{reason: apigeev1alpha1.ReasonInvalidRequest, message: err.Error()}
@@ -69,6 +77,30 @@ func notFoundReason(err error) (string, bool) {
 		return apigeev1alpha1.ReasonAppNotFound, true
 	case apigee.IsNotFound(err, apigee.ResourceProduct):
 		return apigeev1alpha1.ReasonProductNotFound, true
+	}
+	return "", false
+}
+
+// requestAdvice says what to fix for the request errors whose cause is
+// known: both are final, whatever status the service used.
+func requestAdvice(err error) (string, bool) {
+	var e *apigee.Error
+	if !errors.As(err, &e) {
+		return "", false
+	}
+	// Whatever the body says (a proxy may drop X's details), a request
+	// error of SetScopes is about the scopes.
+	reason := e.Reason
+	if e.Class == apigee.ClassInvalid && e.Operation == apigee.OpSetScopes {
+		reason = apigee.ReasonInvalidScopes
+	}
+	switch reason {
+	case apigee.ReasonInvalidScopes:
+		return "spec.scopes names a scope that no API product of the key defines; define it on a product " +
+			"or remove it from spec.scopes: " + err.Error(), true
+	case apigee.ReasonCredentialLimit:
+		return "the app holds as many keys as Apigee allows (Edge: 100 per app); delete keys the app no longer " +
+			"needs, then change this object to retry: " + err.Error(), true
 	}
 	return "", false
 }

@@ -106,9 +106,10 @@ func newApigee(t *testing.T, d emulator.Dialect, org string, options ...func(*em
 	}
 	emu := emulator.New(opts)
 	emu.AddDeveloper(developer)
-	emu.AddProduct("orders-read", "auto")
-	emu.AddProduct("orders-admin", "manual")
-	emu.AddProduct("inventory", "auto")
+	// Scopes must be defined by a product of the key, as in Apigee.
+	emu.AddProduct("orders-read", "auto", emulator.WithScopes("read"))
+	emu.AddProduct("orders-admin", "manual", emulator.WithScopes("write"))
+	emu.AddProduct("inventory", "auto", emulator.WithScopes("inventory"))
 	auto, err := emu.AddApp(developer, appName)
 	if err != nil {
 		t.Fatal(err)

@@ -161,3 +161,12 @@ func (e *env) requests() []wireRequest {
 	defer e.mu.Unlock()
 	return append([]wireRequest(nil), e.seen...)
 }
+
+// connectAs connects the dialect's client to another organization.
+func (e *env) connectAs(organization string) (apigee.Client, error) {
+	return connect.New(context.Background(), connect.Config{
+		Platform: e.d.platform, Organization: organization, Endpoint: e.url, Auth: e.d.auth(e.tokenURL),
+		RequestsPerMinute: 600000, Burst: 1000, Limiters: e.limiters, Metrics: e.metrics,
+		Retry: fastRetries(3), Timeout: 10 * time.Second,
+	})
+}

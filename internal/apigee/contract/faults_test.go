@@ -24,6 +24,9 @@ var soakApps = []string{"app-a", "app-b", "app-c"}
 
 var soakProducts = map[string]string{"auto1": "auto", "auto2": "auto", "manual1": "manual", "manual2": "manual"}
 
+// soakScopes are defined by every soak product.
+var soakScopes = []string{"read", "write", "admin"}
+
 // TestFaultSoak runs 200 operations under 20% 5xx (half of them after the
 // change was made) and 10% 429 and checks that the final state equals the
 // model: every effect happened exactly once.
@@ -66,7 +69,7 @@ func seedSoak(t *testing.T, e *env) *model {
 	e.emu.AddDeveloper(developer)
 	m := &model{approval: soakProducts, apps: map[string][]*apigee.Credential{}}
 	for p, a := range soakProducts {
-		e.emu.AddProduct(p, a)
+		e.emu.AddProduct(p, a, emulator.WithScopes(soakScopes...))
 	}
 	for _, a := range soakApps {
 		k, err := e.emu.AddApp(developer, a)
@@ -103,7 +106,10 @@ func (m *model) step(ctx context.Context, c apigee.Client, rng *rand.Rand, i int
 		_, err := c.SetAttributes(ctx, ref, k.Attributes)
 		return err
 	case 3:
-		k.Scopes = []string{fmt.Sprint("scope", i)}
+		if len(k.Products) == 0 { // scopes must be defined by a product of the key
+			return m.addProducts(ctx, c, ref, k, rng)
+		}
+		k.Scopes = []string{soakScopes[i%len(soakScopes)]}
 		_, err := c.SetScopes(ctx, ref, k.Scopes)
 		return err
 	case 4:

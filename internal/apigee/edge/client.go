@@ -138,9 +138,10 @@ func failure(resp *http.Response, body []byte) apigee.Failure {
 	}
 }
 
-// Paths; every segment escaped. Keys are validated before use.
+// Paths; every segment escaped. Keys are validated before use. Emails go
+// in lower case, as on X, so both dialects name a developer one way.
 func appPath(developer, app string) string {
-	return "/developers/" + url.PathEscape(developer) + "/apps/" + url.PathEscape(app)
+	return "/developers/" + url.PathEscape(apigee.NormalDeveloper(developer)) + "/apps/" + url.PathEscape(app)
 }
 
 func keyPath(ref apigee.KeyRef) string {

@@ -55,7 +55,7 @@ func (c *Client) ImportKey(ctx context.Context, developer, app string, req apige
 	if err != nil {
 		return nil, err
 	}
-	return k.domain(), nil
+	return apigee.WithImportedValues(k.domain(), req), nil
 }
 
 // AddProducts merges products into the key (POST K). Edge replaces the
@@ -65,10 +65,29 @@ func (c *Client) AddProducts(ctx context.Context, ref apigee.KeyRef, products []
 	return c.keyCall(ctx, apigee.OpAddProducts, ref, http.MethodPost, body)
 }
 
-// SetAttributes replaces the key's attributes (POST K without products).
+// SetAttributes replaces the key's attributes with POST K/attributes
+// {"attribute":[…]}, the route Apigee's own PHP client uses
+// (apigee/apigee-client-php AttributesAwareEntityControllerTrait::
+// updateAttributes): Edge's reference requires apiProducts on POST K. The
+// route answers only the attributes, so the key is read back (GET K) and
+// the written attributes laid over it.
 func (c *Client) SetAttributes(ctx context.Context, ref apigee.KeyRef, attributes []apigee.Attribute) (*apigee.Credential, error) {
-	body := wireUpdate{Attributes: wireAttributes(attributes)}
-	return c.keyCall(ctx, apigee.OpSetAttributes, ref, http.MethodPost, body)
+	ctx, err := begin(ctx, apigee.OpSetAttributes, ref)
+	if err != nil {
+		return nil, err
+	}
+	var out wireAttributesBody
+	err = c.do(ctx, request{op: apigee.OpSetAttributes, method: http.MethodPost, path: keyPath(ref) + "/attributes",
+		body: wireAttributesBody{Attribute: wireAttributes(attributes)}, red: apigee.Redactor{ConsumerKey: ref.ConsumerKey}}, &out)
+	if err != nil {
+		return nil, err
+	}
+	k, err := c.GetKey(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	k.Attributes = wireKey{Attributes: out.Attribute}.domain().Attributes
+	return k, nil
 }
 
 // SetScopes replaces the key's scopes (PUT K).
@@ -76,7 +95,8 @@ func (c *Client) SetScopes(ctx context.Context, ref apigee.KeyRef, scopes []stri
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return c.keyCall(ctx, apigee.OpSetScopes, ref, http.MethodPut, wireScopes{Scopes: scopes})
+	k, err := c.keyCall(ctx, apigee.OpSetScopes, ref, http.MethodPut, wireScopes{Scopes: scopes})
+	return k, apigee.NameScopes(err, scopes)
 }
 
 // RemoveProduct removes one product (DELETE K/apiproducts/{p}).

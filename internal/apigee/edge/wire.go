@@ -23,6 +23,11 @@ type wireUpdate struct {
 	Attributes  []wireAttribute `json:"attributes"` // always sent: it replaces
 }
 
+// wireAttributesBody is the body and answer of POST K/attributes.
+type wireAttributesBody struct {
+	Attribute []wireAttribute `json:"attribute"`
+}
+
 type wireScopes struct {
 	Scopes []string `json:"scopes"`
 }

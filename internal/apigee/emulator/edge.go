@@ -16,10 +16,15 @@ type edgeKey struct {
 	Attributes     []attribute  `json:"attributes"`
 	ConsumerKey    string       `json:"consumerKey"`
 	ConsumerSecret string       `json:"consumerSecret"`
-	ExpiresAt      int64        `json:"expiresAt"`
+	ExpiresAt      *int64       `json:"expiresAt,omitempty"` // nil: absent, as in the create answer
 	IssuedAt       int64        `json:"issuedAt"`
 	Scopes         []string     `json:"scopes"`
 	Status         string       `json:"status"`
+}
+
+// edgeAttributes is the body and answer of POST K/attributes.
+type edgeAttributes struct {
+	Attribute []attribute `json:"attribute"`
 }
 
 type edgeApp struct {
@@ -70,12 +75,13 @@ type edgeError struct {
 func (edgeWire) dialect() Dialect { return Edge }
 
 func (edgeWire) key(c apigee.Credential) any {
+	expires := expiresMillis(c.ExpiresAt)
 	return edgeKey{
 		APIProducts:    productRefs(c.Products),
 		Attributes:     attributes(c.Attributes),
 		ConsumerKey:    c.ConsumerKey,
 		ConsumerSecret: c.ConsumerSecret,
-		ExpiresAt:      expiresMillis(c.ExpiresAt),
+		ExpiresAt:      &expires,
 		IssuedAt:       millis(c.IssuedAt),
 		Scopes:         nonNil(c.Scopes),
 		Status:         c.Status,
@@ -111,6 +117,15 @@ func (edgeWire) errorBody(e *apiError, _ int) any {
 }
 
 func (edgeWire) createdStatus() int { return http.StatusCreated }
+
+// createdKey: Edge's keys/create answer has no expiresAt (the sample in
+// apigee/apigee-client-php tests/offline-test-data/.../keys/create/POST.json);
+// Edge cannot expire an imported key anyway.
+func (w edgeWire) createdKey(c apigee.Credential) any {
+	k := w.key(c).(edgeKey)
+	k.ExpiresAt = nil
+	return k
+}
 
 func (edgeWire) keyActionResponse(apigee.Credential) (int, any) { return http.StatusNoContent, nil }
 

@@ -64,6 +64,14 @@ type Options struct {
 	// XKeyActionNoContent makes X answer POST K?action= with 204 instead of
 	// 200 and the key (both are accepted by the Go client).
 	XKeyActionNoContent bool
+	// ReadLag makes reads (GET app, GET key) return an app as it was before
+	// a key import or a product change for this long after it, as Apigee's
+	// eventually consistent reads may (the Terraform provider retries reads
+	// after app creation for this reason). Measured on Clock.
+	ReadLag time.Duration
+	// MaxCredentialsPerApp caps the keys of one app; an import beyond it
+	// answers 400. Edge's limit is 100; 0 = no cap.
+	MaxCredentialsPerApp int
 	// OnCall, if set, is called after every request with its (redacted) Call.
 	OnCall func(Call)
 }
@@ -97,7 +105,9 @@ func New(opts Options) *Emulator {
 	if opts.Seed == 0 {
 		opts.Seed = 1
 	}
-	e := &Emulator{opts: opts, s: newStore(opts.Organization), counts: map[string]int{}, rand: newRand(opts.Seed)}
+	s := newStore(opts.Organization)
+	s.lag, s.maxCreds = opts.ReadLag, opts.MaxCredentialsPerApp
+	e := &Emulator{opts: opts, s: s, counts: map[string]int{}, rand: newRand(opts.Seed)}
 	e.created = e.now()
 	return e
 }
@@ -121,8 +131,10 @@ func (e *Emulator) Handler(d Dialect) http.Handler {
 // --- seeding -----------------------------------------------------------------
 
 // AddDeveloper creates a developer (or finds the one with this email) and
-// returns its id, which works in paths in place of the email.
+// returns its id, which works in paths in place of the email. The email is
+// stored in lower case, as X stores it.
 func (e *Emulator) AddDeveloper(email string) (developerID string) {
+	email = normalDeveloper(email)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if d, err := e.s.developer(email); err == nil {
@@ -135,24 +147,40 @@ func (e *Emulator) AddDeveloper(email string) (developerID string) {
 	return d.id
 }
 
+// ProductOption adjusts a product made by AddProduct.
+type ProductOption func(*product)
+
+// WithScopes gives the product OAuth scopes; a key may carry only scopes
+// one of its products defines.
+func WithScopes(scopes ...string) ProductOption {
+	return func(p *product) { p.scopes = append([]string(nil), scopes...) }
+}
+
 // AddProduct creates or updates an API product; approval is "auto" (the
 // default) or "manual".
-func (e *Emulator) AddProduct(name string, approval string) {
+func (e *Emulator) AddProduct(name string, approval string, options ...ProductOption) {
 	if approval != "manual" {
 		approval = "auto"
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if p, ok := e.s.products[name]; ok {
-		p.approval = approval
-		return
+	p, ok := e.s.products[name]
+	if !ok {
+		if e.s.createProduct(name, approval, nil) != nil {
+			return
+		}
+		p = e.s.products[name]
 	}
-	_ = e.s.createProduct(name, approval)
+	p.approval = approval
+	for _, o := range options {
+		o(p)
+	}
 }
 
 // AddApp creates an app for the developer (email or id) with one generated
 // key, approved and without products, and returns that key.
 func (e *Emulator) AddApp(developer, app string) (apigee.Credential, error) {
+	developer = normalDeveloper(developer)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a, err := e.s.createApp(developer, app, newUUID(), nil, e.freshKey(), e.opts.KeyGenerator(), e.now())
@@ -189,8 +217,9 @@ func (e *Emulator) SetAppStatus(developer, app, status string) error {
 // --- inspection --------------------------------------------------------------
 
 // App returns a deep copy of the app with all its credentials, whatever
-// EmptyCredentialsAfterCreate says.
+// EmptyCredentialsAfterCreate and ReadLag say.
 func (e *Emulator) App(developer, app string) (*apigee.App, bool) {
+	developer = normalDeveloper(developer)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a, err := e.s.app(developer, app)

@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // apiError is a failure the emulator answers with, independent of dialect.
@@ -13,11 +14,16 @@ type apiError struct {
 	edgeStatus int    // Edge's status when it differs from X's (0: same)
 	code       string // Edge "code"; also the X violation type for 409
 	message    string
-	subject    string // X PreconditionFailure subject (409 only)
+	subject    string // X PreconditionFailure subject (409 and 404)
 	retryAfter int    // seconds for a Retry-After header, 0: none
+	orgUnknown bool   // the organization is not the emulator's (X: 403)
+	detailed   bool   // X: PreconditionFailure and RequestInfo details, as on 404s
 }
 
 func (e *apiError) statusFor(d Dialect) int {
+	if d == X && e.orgUnknown {
+		return http.StatusForbidden
+	}
 	if d == Edge && e.edgeStatus != 0 {
 		return e.edgeStatus
 	}
@@ -27,24 +33,52 @@ func (e *apiError) statusFor(d Dialect) int {
 // The cases of the error table in docs/apigee-api.md. Edge codes not given
 // there are plausible guesses (docs/emulator.md lists them).
 
+// errOrgNotFound: Edge answers 404. X answers an organization the caller
+// cannot see, existing or not, with Google's 403 (see xWire.errorBody).
 func errOrgNotFound(org string) *apiError {
 	return &apiError{status: http.StatusNotFound, code: "organizations.OrganizationDoesNotExist",
-		message: fmt.Sprintf("Organization %s does not exist", org)}
+		message: fmt.Sprintf("Organization %s does not exist", org), subject: "organizations/" + org, orgUnknown: true}
 }
 
 func errDeveloperNotFound(dev, org string) *apiError {
 	return &apiError{status: http.StatusNotFound, code: "developer.service.DeveloperIdDoesNotExist",
-		message: fmt.Sprintf("DeveloperId %s does not exist in organization %s", dev, org)}
+		message: fmt.Sprintf("DeveloperId %s does not exist in organization %s", dev, org),
+		subject: fmt.Sprintf("organizations/%s/developers/%s", org, dev)}
 }
 
 func errAppNotFound(app, dev string) *apiError {
 	return &apiError{status: http.StatusNotFound, code: "developer.service.AppDoesNotExist",
-		message: fmt.Sprintf("App named %s does not exist under %s", app, dev)}
+		message: fmt.Sprintf("App named %s does not exist under %s", app, dev),
+		subject: fmt.Sprintf("developers/%s/apps/%s", dev, app)}
 }
 
+// errKeyNotInApp: the subject would be the key's name, which holds the
+// key; the emulator leaves it out (never echo a key).
 func errKeyNotInApp() *apiError {
 	return &apiError{status: http.StatusNotFound, code: "keymanagement.service.InvalidClientIdForGivenApp",
 		message: "Invalid consumer key for Given App"}
+}
+
+// errInvalidScopes lists the scopes the key's products define, as real X
+// does ("Invalid scopes. Scopes must be contained in [modules:read,
+// courses:read]", discuss.google.dev topic 131289); X adds details.
+func errInvalidScopes(defined []string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "keymanagement.service.InvalidScopes", detailed: true,
+		message: fmt.Sprintf("Invalid scopes. Scopes must be contained in [%s]", strings.Join(defined, ", "))}
+}
+
+// errCredentialLimit: an app holds at most max credentials (Edge: 100).
+// Status, code and wording are not on record: a 400 that names the limit.
+func errCredentialLimit(max int) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "keymanagement.service.CredentialLimitExceeded",
+		message: fmt.Sprintf("The app already has the maximum number of credentials (%d)", max)}
+}
+
+// errEdgeProductsRequired: Edge's reference marks apiProducts required on
+// POST K; key attributes have their own route (POST K/attributes).
+func errEdgeProductsRequired() *apiError {
+	return errInvalid("keymanagement.service.InvalidRequest",
+		"apiProducts is required: set key attributes with POST .../keys/{key}/attributes")
 }
 
 // errDuplicateKey: the subject names the app, not the key, so the key never
@@ -84,8 +118,11 @@ func errQuota(retryAfter int) *apiError {
 		message: "Quota exceeded for management API requests per minute", retryAfter: retryAfter}
 }
 
+// routeCode marks a request the emulator does not serve.
+const routeCode = "emulator.UnknownRequest"
+
 func errRoute(status int) *apiError {
-	return &apiError{status: status, code: "emulator.UnknownRequest", message: http.StatusText(status)}
+	return &apiError{status: status, code: routeCode, message: http.StatusText(status)}
 }
 
 // errFault is what an injected fault answers with.

@@ -67,8 +67,8 @@ func newFixture(t *testing.T, mod func(*Options)) *fixture {
 		mod(&opts)
 	}
 	f := &fixture{emu: New(opts), clock: clock, srv: map[Dialect]*httptest.Server{}}
-	f.emu.AddProduct("auto-p", "auto")
-	f.emu.AddProduct("manual-p", "manual")
+	f.emu.AddProduct("auto-p", "auto", WithScopes("read", "write", "s1", "old"))
+	f.emu.AddProduct("manual-p", "manual", WithScopes("admin"))
 	f.devID = f.emu.AddDeveloper("dev@example.com")
 	f.emu.AddDeveloper("other@example.com")
 	for _, a := range [][2]string{{"dev@example.com", "app1"}, {"dev@example.com", "app2"}, {"other@example.com", "app3"}} {
@@ -168,6 +168,18 @@ func list(items ...any) []any {
 
 func prodRef(name, status string) map[string]any {
 	return map[string]any{"apiproduct": name, "status": status}
+}
+
+// createdWireKey is the expected answer of keys/create: Edge's has no
+// expiresAt (apigee-client-php tests/offline-test-data/v1/organizations/
+// phpunit/developers/…/keys/create/POST.json: apiProducts, attributes,
+// consumerKey, consumerSecret, issuedAt, scopes, status).
+func createdWireKey(d Dialect, key, secret string, issued, expires int64) map[string]any {
+	m := wireKey(d, key, secret, "approved", issued, expires, nil, nil, nil)
+	if d == Edge {
+		delete(m, "expiresAt")
+	}
+	return m
 }
 
 // wireKey is the expected JSON of a key: fields set only when non-empty for

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
@@ -25,6 +26,7 @@ var handlers = map[string]handler{
 	OpDeleteKeyProduct:    (*Emulator).deleteKeyProduct,
 	OpSetKeyStatus:        (*Emulator).setKeyStatus,
 	OpSetKeyProductStatus: (*Emulator).setKeyProductStatus,
+	OpSetKeyAttributes:    (*Emulator).setKeyAttributes,
 }
 
 func (e *Emulator) operation(op string) handler {
@@ -59,6 +61,10 @@ func (e *Emulator) createDeveloper(wr wire, _ route, body []byte) (int, any, *ap
 	if err := decode(body, &req); err != nil {
 		return 0, nil, err
 	}
+	if wr.dialect() == X && req.Email != strings.ToLower(req.Email) {
+		// X stores emails in lower case and refuses others (docs/emulator.md).
+		return 0, nil, errInvalid("developer.service.InvalidEmail", "email address has to be lowercase")
+	}
 	e.mu.Lock()
 	d, err := e.s.createDeveloper(req.Email, req.FirstName, req.LastName, req.UserName, newUUID(), e.now())
 	var snap developerSnapshot
@@ -81,7 +87,7 @@ func (e *Emulator) createProduct(wr wire, _ route, body []byte) (int, any, *apiE
 		req.ApprovalType = "auto"
 	}
 	e.mu.Lock()
-	err := e.s.createProduct(req.Name, req.ApprovalType)
+	err := e.s.createProduct(req.Name, req.ApprovalType, req.Scopes)
 	e.mu.Unlock()
 	if err != nil {
 		return 0, nil, err
@@ -113,13 +119,14 @@ func (e *Emulator) createApp(wr wire, rt route, body []byte) (int, any, *apiErro
 }
 
 // getApp returns the app with its credentials, or with none right after
-// creation when EmptyCredentialsAfterCreate asks for Apigee's lag.
+// creation when EmptyCredentialsAfterCreate asks for Apigee's lag, or as
+// it was before a write inside the ReadLag window.
 func (e *Emulator) getApp(wr wire, rt route, _ []byte) (int, any, *apiError) {
 	e.mu.Lock()
 	a, err := e.s.app(rt.ref.developer, rt.ref.app)
 	var snap appSnapshot
 	if err == nil {
-		snap = a.snapshot()
+		snap = a.readable(e.now())
 	}
 	e.mu.Unlock()
 	if err != nil {
@@ -146,7 +153,7 @@ func (e *Emulator) createKey(wr wire, rt route, body []byte) (int, any, *apiErro
 		// question 69537 / discuss.google.dev topic 15185).
 		expires = -1
 	}
-	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
+	return e.keyResult(wr.createdKey, func() (*apigee.Credential, *apiError) {
 		key, secret := req.ConsumerKey, req.ConsumerSecret
 		if key == "" {
 			key = e.freshKey()
@@ -158,19 +165,32 @@ func (e *Emulator) createKey(wr wire, rt route, body []byte) (int, any, *apiErro
 	}, wr.createdStatus(), true)
 }
 
+// getKey reads the key as the app reads it, lag included.
 func (e *Emulator) getKey(wr wire, rt route, _ []byte) (int, any, *apiError) {
-	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
-		_, c, err := e.s.key(rt.ref)
-		return c, err
+	return e.keyResult(wr.key, func() (*apigee.Credential, *apiError) {
+		a, _, err := e.s.key(rt.ref)
+		if err != nil {
+			return nil, err
+		}
+		snap := a.readable(e.now())
+		if c, ok := snap.Credential(rt.ref.key); ok {
+			return c, nil
+		}
+		return nil, errKeyNotInApp()
 	}, http.StatusOK, false)
 }
 
+// updateKey is POST K. Edge's reference marks apiProducts required there;
+// attributes alone go through POST K/attributes.
 func (e *Emulator) updateKey(wr wire, rt route, body []byte) (int, any, *apiError) {
 	u, err := decodeKeyUpdate(body)
 	if err != nil {
 		return 0, nil, err
 	}
-	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
+	if wr.dialect() == Edge && len(u.products) == 0 {
+		return 0, nil, errEdgeProductsRequired()
+	}
+	return e.keyResult(wr.key, func() (*apigee.Credential, *apiError) {
 		return e.s.updateKey(rt.ref, u, e.now())
 	}, http.StatusOK, true)
 }
@@ -180,19 +200,19 @@ func (e *Emulator) replaceKey(wr wire, rt route, body []byte) (int, any, *apiErr
 	if err != nil {
 		return 0, nil, err
 	}
-	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
+	return e.keyResult(wr.key, func() (*apigee.Credential, *apiError) {
 		return e.s.replaceKey(rt.ref, u, e.now())
 	}, http.StatusOK, true)
 }
 
 func (e *Emulator) deleteKey(wr wire, rt route, _ []byte) (int, any, *apiError) {
-	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
+	return e.keyResult(wr.key, func() (*apigee.Credential, *apiError) {
 		return e.s.deleteKey(rt.ref, e.now())
 	}, http.StatusOK, true)
 }
 
 func (e *Emulator) deleteKeyProduct(wr wire, rt route, _ []byte) (int, any, *apiError) {
-	return e.keyResult(wr, func() (*apigee.Credential, *apiError) {
+	return e.keyResult(wr.key, func() (*apigee.Credential, *apiError) {
 		return e.s.removeKeyProduct(rt.ref, rt.product, e.now())
 	}, http.StatusOK, true)
 }
@@ -236,7 +256,7 @@ func (e *Emulator) setKeyProductStatus(wr wire, rt route, _ []byte) (int, any, *
 // keyResult runs a store call under the lock and renders the key it
 // returns. A write's answer omits the secret under
 // WriteAnswersWithoutSecret.
-func (e *Emulator) keyResult(wr wire, f func() (*apigee.Credential, *apiError), status int, write bool) (int, any, *apiError) {
+func (e *Emulator) keyResult(render func(apigee.Credential) any, f func() (*apigee.Credential, *apiError), status int, write bool) (int, any, *apiError) {
 	e.mu.Lock()
 	c, err := f()
 	var out apigee.Credential
@@ -250,7 +270,29 @@ func (e *Emulator) keyResult(wr wire, f func() (*apigee.Credential, *apiError), 
 	if err != nil {
 		return 0, nil, err
 	}
-	return status, wr.key(out), nil
+	return status, render(out), nil
+}
+
+// setKeyAttributes is Edge's POST K/attributes {"attribute":[…]}: it
+// replaces the key's attributes and answers with them (apigee-client-php
+// AttributesAwareEntityControllerTrait::updateAttributes and its
+// offline-test-data keys/{key}/attributes/POST.json).
+func (e *Emulator) setKeyAttributes(_ wire, rt route, body []byte) (int, any, *apiError) {
+	var req edgeAttributes
+	if err := decode(body, &req); err != nil {
+		return 0, nil, err
+	}
+	attrs := make([]apigee.Attribute, 0, len(req.Attribute))
+	for _, a := range req.Attribute {
+		attrs = append(attrs, apigee.Attribute{Name: a.Name, Value: a.Value})
+	}
+	e.mu.Lock()
+	out, err := e.s.setKeyAttributes(rt.ref, attrs, e.now())
+	e.mu.Unlock()
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, edgeAttributes{Attribute: attributes(out)}, nil
 }
 
 func parseAction(a string) (apigee.Action, *apiError) {

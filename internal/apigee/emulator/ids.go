@@ -40,3 +40,13 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// newRequestID is the requestId of an X error's RequestInfo: digits, as
+// in real answers ("requestId": "4204281115099135940").
+func newRequestID() string {
+	b := []byte(randomString(19))
+	for i := range b {
+		b[i] = '0' + b[i]%10
+	}
+	return string(b)
+}

@@ -28,9 +28,10 @@ type developerRequest struct {
 
 // productRequest is also the created product's response body.
 type productRequest struct {
-	Name         string `json:"name"`
-	DisplayName  string `json:"displayName"`
-	ApprovalType string `json:"approvalType"`
+	Name         string   `json:"name"`
+	DisplayName  string   `json:"displayName"`
+	ApprovalType string   `json:"approvalType"`
+	Scopes       []string `json:"scopes,omitempty"`
 }
 
 type appRequest struct {

@@ -25,6 +25,7 @@ const (
 	OpSetKeyProductStatus = "SetKeyProductStatus"
 	OpCreateDeveloper     = "CreateDeveloper"
 	OpCreateProduct       = "CreateProduct"
+	OpSetKeyAttributes    = "SetKeyAttributes" // Edge only: POST K/attributes
 	OpUnknown             = "Unknown"
 )
 
@@ -55,12 +56,14 @@ func parseRoute(d Dialect, r *http.Request) route {
 	rt.query = r.URL.Query()
 	rt.action = rt.query.Get("action")
 	rt.op, rt.status = matchOperation(r.Method, rest, rt.action != "")
-	// Edge imports only through keys/create; POST .../keys is an X alias.
-	if d == Edge && pathShape(rest) == "developers/*/apps/*/keys" {
-		rt.op, rt.status = OpUnknown, http.StatusNotFound
-	}
+	rt.op, rt.status = dialectOperation(d, pathShape(rest), rt.op, rt.status)
 	if len(rest) >= 2 {
 		rt.ref.developer = rest[1]
+		if d == Edge {
+			// Edge matches emails case-insensitively; X finds them only
+			// in the lower case it stores.
+			rt.ref.developer = normalDeveloper(rest[1])
+		}
 	}
 	if len(rest) >= 4 {
 		rt.ref.app = rest[3]
@@ -68,10 +71,31 @@ func parseRoute(d Dialect, r *http.Request) route {
 	if len(rest) >= 6 && rest[4] == "keys" && rt.op != OpCreateKey {
 		rt.ref.key = rest[5]
 	}
-	if len(rest) == 8 {
+	if len(rest) == 8 && rest[6] == "apiproducts" {
 		rt.product = rest[7]
 	}
 	return rt
+}
+
+// dialectOperation narrows the shared table to one dialect: Edge imports
+// only through keys/create (POST .../keys is an X alias), and only Edge has
+// a key attributes route.
+func dialectOperation(d Dialect, shape, op string, status int) (string, int) {
+	switch {
+	case d == Edge && shape == "developers/*/apps/*/keys":
+		return OpUnknown, http.StatusNotFound
+	case d == X && op == OpSetKeyAttributes:
+		return OpUnknown, http.StatusNotFound
+	}
+	return op, status
+}
+
+// normalDeveloper lower-cases an email; developer ids are kept.
+func normalDeveloper(d string) string {
+	if strings.Contains(d, "@") {
+		return strings.ToLower(d)
+	}
+	return d
 }
 
 // redactedPath rebuilds the path with the segment after
@@ -133,6 +157,7 @@ var operations = map[string]map[string]string{
 	"developers/*/apps/*/keys/create": {http.MethodPost: OpCreateKey, http.MethodGet: OpGetKey, http.MethodDelete: OpDeleteKey, http.MethodPut: OpReplaceKey},
 	"developers/*/apps/*/keys/*":      {http.MethodGet: OpGetKey, http.MethodPost: OpUpdateKey, http.MethodPut: OpReplaceKey, http.MethodDelete: OpDeleteKey},
 	"developers/*/apps/*/keys/*/apiproducts/*": {http.MethodDelete: OpDeleteKeyProduct, http.MethodPost: OpSetKeyProductStatus},
+	"developers/*/apps/*/keys/*/attributes":    {http.MethodPost: OpSetKeyAttributes},
 }
 
 // splitPath splits the escaped path and unescapes each segment, so an

@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -17,6 +18,9 @@ type Seed struct {
 	Quota        SeedQuota       `json:"quota,omitempty"`
 	Products     []SeedProduct   `json:"products,omitempty"`
 	Developers   []SeedDeveloper `json:"developers,omitempty"`
+	// ReadLag is Options.ReadLag ("2s"); MaxCredentialsPerApp likewise.
+	ReadLag              string `json:"readLag,omitempty"`
+	MaxCredentialsPerApp int    `json:"maxCredentialsPerApp,omitempty"`
 }
 
 // SeedAuth: the credentials the emulator accepts; none means no auth check.
@@ -35,8 +39,9 @@ type SeedQuota struct {
 }
 
 type SeedProduct struct {
-	Name         string `json:"name"`
-	ApprovalType string `json:"approvalType,omitempty"` // auto (default) or manual
+	Name         string   `json:"name"`
+	ApprovalType string   `json:"approvalType,omitempty"` // auto (default) or manual
+	Scopes       []string `json:"scopes,omitempty"`       // the scopes keys with it may carry
 }
 
 type SeedDeveloper struct {
@@ -90,12 +95,28 @@ func ParseSeed(data []byte) (*Seed, error) {
 	if b := s.Auth.Basic; b != nil && b.User == "" {
 		return nil, fmt.Errorf("auth.basic.user is required")
 	}
+	if _, err := s.readLag(); err != nil {
+		return nil, err
+	}
 	return &s, nil
+}
+
+func (s *Seed) readLag() (time.Duration, error) {
+	if s.ReadLag == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s.ReadLag)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("readLag %q: want a duration such as 2s", s.ReadLag)
+	}
+	return d, nil
 }
 
 // Options returns emulator options with the seed's org, auth and quota.
 func (s *Seed) Options() Options {
-	o := Options{Organization: s.Organization, BearerToken: s.Auth.BearerToken, RequestsPerMinute: s.Quota.RequestsPerMinute}
+	o := Options{Organization: s.Organization, BearerToken: s.Auth.BearerToken, RequestsPerMinute: s.Quota.RequestsPerMinute,
+		MaxCredentialsPerApp: s.MaxCredentialsPerApp}
+	o.ReadLag, _ = s.readLag() // checked by ParseSeed
 	if b := s.Auth.Basic; b != nil {
 		o.BasicUser, o.BasicPassword = b.User, b.Password
 	}
@@ -105,7 +126,7 @@ func (s *Seed) Options() Options {
 // Apply creates the seed's products, developers and apps.
 func (e *Emulator) Apply(s *Seed) ([]SeededApp, error) {
 	for _, p := range s.Products {
-		e.AddProduct(p.Name, p.ApprovalType)
+		e.AddProduct(p.Name, p.ApprovalType, WithScopes(p.Scopes...))
 	}
 	var out []SeededApp
 	for _, d := range s.Developers {

@@ -18,6 +18,12 @@ type store struct {
 	emails     map[string]string     // lower-cased email -> developer id
 	products   map[string]*product
 	keys       map[string]*app // consumer key -> owning app: keys are unique per org
+	// lag: how long reads return an app's state from before a key import
+	// or product change (Options.ReadLag).
+	lag time.Duration
+	// maxCreds caps the credentials of one app; 0: no cap
+	// (Options.MaxCredentialsPerApp).
+	maxCreds int
 }
 
 type developer struct {
@@ -28,7 +34,8 @@ type developer struct {
 
 type product struct {
 	name     string
-	approval string // "auto" or "manual"
+	approval string   // "auto" or "manual"
+	scopes   []string // the OAuth scopes keys with this product may carry
 }
 
 type app struct {
@@ -37,6 +44,10 @@ type app struct {
 	status                string // approved (default) or revoked
 	createdAt, modifiedAt time.Time
 	creds                 []*apigee.Credential // in creation order
+	// stale is what reads return until staleUntil: the app before the
+	// first write of a lag window (Options.ReadLag).
+	stale      *appSnapshot
+	staleUntil time.Time
 }
 
 // appSnapshot is a copy of an app, safe to render outside the lock.
@@ -68,13 +79,15 @@ type keyRef struct{ developer, app, key string }
 
 // --- lookups -----------------------------------------------------------------
 
-// developer finds a developer by id, then by email (emails are
-// case-insensitive in Apigee).
+// developer finds a developer by id, then by email. Emails are stored in
+// lower case, as X stores them, and matched exactly: the Edge routes and
+// the Go API lower-case the name first; X finds a mixed-case email in a
+// path nowhere (unconfirmed; the cautious choice, see docs/emulator.md).
 func (s *store) developer(ref string) (*developer, *apiError) {
 	if d, ok := s.developers[ref]; ok {
 		return d, nil
 	}
-	if id, ok := s.emails[strings.ToLower(ref)]; ok {
+	if id, ok := s.emails[ref]; ok {
 		return s.developers[id], nil
 	}
 	return nil, errDeveloperNotFound(ref, s.org)
@@ -113,17 +126,18 @@ func (s *store) createDeveloper(email, first, last, user, id string, now time.Ti
 	if email == "" {
 		return nil, errInvalid("developer.service.InvalidEmail", "Developer email is required")
 	}
-	if _, ok := s.emails[strings.ToLower(email)]; ok {
+	email = strings.ToLower(email)
+	if _, ok := s.emails[email]; ok {
 		return nil, errAlreadyExists("developer.service.DeveloperAlreadyExists",
 			fmt.Sprintf("Developer with email %s already exists", email))
 	}
 	d := &developer{id: id, email: email, firstName: first, lastName: last, userName: user, createdAt: now, modifiedAt: now}
 	s.developers[id] = d
-	s.emails[strings.ToLower(email)] = id
+	s.emails[email] = id
 	return d, nil
 }
 
-func (s *store) createProduct(name, approval string) *apiError {
+func (s *store) createProduct(name, approval string, scopes []string) *apiError {
 	if name == "" {
 		return errInvalid("keymanagement.service.InvalidAPIProductName", "API Product name is required")
 	}
@@ -138,7 +152,7 @@ func (s *store) createProduct(name, approval string) *apiError {
 		return errAlreadyExists("keymanagement.service.APIProductAlreadyExists",
 			fmt.Sprintf("API Product [%s] already exists", name))
 	}
-	s.products[name] = &product{name: name, approval: approval}
+	s.products[name] = &product{name: name, approval: approval, scopes: slices.Clone(scopes)}
 	return nil
 }
 
@@ -191,7 +205,30 @@ func (s *store) createKey(devRef, appName, key, secret string, expiresIn int64, 
 	if _, taken := s.keys[key]; taken {
 		return nil, errDuplicateKey(fmt.Sprintf("organizations/%s/developers/%s/apps/%s", s.org, devRef, appName))
 	}
+	if s.maxCreds > 0 && len(a.creds) >= s.maxCreds {
+		return nil, errCredentialLimit(s.maxCreds)
+	}
+	s.beginLag(a, now)
 	return s.addKey(a, key, secret, now, expiresIn), nil
+}
+
+// beginLag opens a lag window on a's reads, unless one is open: reads
+// return a's state from before the window's first write until it ends.
+func (s *store) beginLag(a *app, now time.Time) {
+	if s.lag <= 0 || now.Before(a.staleUntil) {
+		return
+	}
+	snap := a.snapshot()
+	a.stale, a.staleUntil = &snap, now.Add(s.lag)
+}
+
+// readable is what a read of a returns at now: its state, or the one from
+// before a write still inside its lag window.
+func (a *app) readable(now time.Time) appSnapshot {
+	if a.stale != nil && now.Before(a.staleUntil) {
+		return *a.stale
+	}
+	return a.snapshot()
 }
 
 func (s *store) addKey(a *app, key, secret string, now time.Time, expiresIn int64) *apigee.Credential {
@@ -225,6 +262,14 @@ func (s *store) updateKey(ref keyRef, u keyUpdate, now time.Time) (*apigee.Crede
 	if err := s.checkProducts(u.products); err != nil {
 		return nil, err
 	}
+	if u.scopes != nil {
+		if err := s.checkScopes(*u.scopes, c, u.products); err != nil {
+			return nil, err
+		}
+	}
+	if len(u.products) > 0 {
+		s.beginLag(a, now)
+	}
 	s.addProducts(c, u.products)
 	if u.attributes != nil {
 		c.Attributes = slices.Clone(*u.attributes)
@@ -245,6 +290,11 @@ func (s *store) replaceKey(ref keyRef, u keyUpdate, now time.Time) (*apigee.Cred
 	if err != nil {
 		return nil, err
 	}
+	if u.scopes != nil {
+		if err := s.checkScopes(*u.scopes, c, nil); err != nil {
+			return nil, err
+		}
+	}
 	c.Scopes = nil
 	if u.scopes != nil {
 		c.Scopes = slices.Clone(*u.scopes)
@@ -254,6 +304,27 @@ func (s *store) replaceKey(ref keyRef, u keyUpdate, now time.Time) (*apigee.Cred
 	}
 	a.modifiedAt = now
 	return c, nil
+}
+
+// checkScopes rejects scopes that none of the key's products (with those
+// being added) defines, as Edge (400 keymanagement.service.InvalidScopes)
+// and the X reference ("must already be defined") say.
+func (s *store) checkScopes(scopes []string, c *apigee.Credential, adding []string) *apiError {
+	var defined []string
+	for _, n := range adding {
+		defined = append(defined, s.products[n].scopes...)
+	}
+	for _, p := range c.Products {
+		if prod, ok := s.products[p.Name]; ok {
+			defined = append(defined, prod.scopes...)
+		}
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(defined, sc) {
+			return errInvalidScopes(defined)
+		}
+	}
+	return nil
 }
 
 func (s *store) checkProducts(names []string) *apiError {
@@ -289,6 +360,7 @@ func (s *store) removeKeyProduct(ref keyRef, name string, now time.Time) (*apige
 	if i < 0 {
 		return nil, errProductNotOnKey()
 	}
+	s.beginLag(a, now)
 	c.Products = slices.Delete(c.Products, i, i+1)
 	a.modifiedAt = now
 	return c, nil
@@ -327,6 +399,18 @@ func (s *store) deleteKey(ref keyRef, now time.Time) (*apigee.Credential, *apiEr
 	delete(s.keys, c.ConsumerKey)
 	a.modifiedAt = now
 	return c, nil
+}
+
+// setKeyAttributes is Edge's POST K/attributes: the key's attributes are
+// replaced by the given set.
+func (s *store) setKeyAttributes(ref keyRef, attrs []apigee.Attribute, now time.Time) ([]apigee.Attribute, *apiError) {
+	a, c, err := s.key(ref)
+	if err != nil {
+		return nil, err
+	}
+	c.Attributes = slices.Clone(attrs)
+	a.modifiedAt = now
+	return slices.Clone(c.Attributes), nil
 }
 
 func statusOf(a apigee.Action) string {

@@ -16,6 +16,7 @@ type wire interface {
 	organization(name string, created time.Time) any
 	errorBody(e *apiError, status int) any
 	createdStatus() int
+	createdKey(c apigee.Credential) any // the answer of a key import
 	keyActionResponse(c apigee.Credential) (int, any)
 	productActionResponse() (int, any)
 }

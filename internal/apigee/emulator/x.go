@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -65,20 +66,28 @@ type xError struct {
 }
 
 type xErrorBody struct {
-	Code    int       `json:"code"`
-	Message string    `json:"message"`
-	Status  string    `json:"status"`
-	Details []xDetail `json:"details,omitempty"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Status  string `json:"status"`
+	Details []any  `json:"details,omitempty"`
 }
 
-type xDetail struct {
+// xPreconditionFailure carries the Edge-style code as the violation type.
+type xPreconditionFailure struct {
 	Type       string       `json:"@type"`
 	Violations []xViolation `json:"violations"`
 }
 
 type xViolation struct {
-	Type    string `json:"type"`
-	Subject string `json:"subject"`
+	Type        string `json:"type"`
+	Subject     string `json:"subject"`
+	Description string `json:"description,omitempty"`
+}
+
+// xRequestInfo identifies the request, as real X errors do.
+type xRequestInfo struct {
+	Type      string `json:"@type"`
+	RequestID string `json:"requestId"`
 }
 
 func (xWire) dialect() Dialect { return X }
@@ -118,18 +127,36 @@ func (xWire) organization(name string, created time.Time) any {
 		CreatedAt: millis(created), LastModifiedAt: millis(created)}
 }
 
+// errorBody: 409s, 404s and undefined scopes carry a PreconditionFailure
+// whose violation type is the Edge-style code; 404s and undefined scopes
+// also a RequestInfo (issue 11, gap 5; the scopes sample: discuss.google.dev
+// topic 131289).
+// An unknown organization is Google's 403, which says nothing about
+// whether it exists.
 func (xWire) errorBody(e *apiError, status int) any {
+	if e.orgUnknown {
+		return xError{Error: xErrorBody{Code: status, Status: googleStatus(status),
+			Message: fmt.Sprintf("Permission denied on resource %q (or it may not exist).", e.subject)}}
+	}
 	body := xErrorBody{Code: status, Message: e.message, Status: googleStatus(status)}
-	if status == http.StatusConflict && e.subject != "" {
-		body.Details = []xDetail{{
-			Type:       "type.googleapis.com/google.rpc.PreconditionFailure",
-			Violations: []xViolation{{Type: e.code, Subject: e.subject}},
-		}}
+	v := xViolation{Type: e.code, Subject: e.subject}
+	if status == http.StatusNotFound || e.detailed {
+		v.Description = e.message
+	}
+	notFound := status == http.StatusNotFound && e.code != routeCode
+	if status == http.StatusConflict && e.subject != "" || notFound || e.detailed {
+		body.Details = append(body.Details, xPreconditionFailure{
+			Type: "type.googleapis.com/google.rpc.PreconditionFailure", Violations: []xViolation{v}})
+	}
+	if status == http.StatusNotFound || e.detailed {
+		body.Details = append(body.Details, xRequestInfo{Type: "type.googleapis.com/google.rpc.RequestInfo", RequestID: newRequestID()})
 	}
 	return xError{Error: body}
 }
 
 func (xWire) createdStatus() int { return http.StatusOK }
+
+func (w xWire) createdKey(c apigee.Credential) any { return w.key(c) }
 
 // keyActionResponse: the API reference documents the key as the response of
 // UpdateDeveloperAppKey, so X answers 200 with it; Options.XKeyActionNoContent

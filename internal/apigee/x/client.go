@@ -93,8 +93,9 @@ func (c *Client) keys() *apigeev1.OrganizationsDevelopersAppsKeysService {
 
 // Resource names. The generated client expands them with {+name}: '/'
 // stays, anything unsafe is escaped. Keys are validated before use.
+// The developer's email is sent in lower case (apigee.NormalDeveloper).
 func (c *Client) appName(developer, app string) string {
-	return "organizations/" + c.org + "/developers/" + developer + "/apps/" + app
+	return "organizations/" + c.org + "/developers/" + apigee.NormalDeveloper(developer) + "/apps/" + app
 }
 
 func (c *Client) keyName(ref apigee.KeyRef) string {

@@ -24,7 +24,8 @@ func (c *Client) ImportKey(ctx context.Context, developer, app string, req apige
 		body.ExpiresInSeconds = req.ExpiresInSeconds
 	}
 	k, err := c.keys().Create(c.appName(developer, app), body).Context(ctx).Do()
-	return credential(apigee.OpImportKey, k, err, apigee.Redactor{ConsumerKey: req.ConsumerKey, ConsumerSecret: req.ConsumerSecret})
+	cred, err := credential(apigee.OpImportKey, k, err, apigee.Redactor{ConsumerKey: req.ConsumerKey, ConsumerSecret: req.ConsumerSecret})
+	return apigee.WithImportedValues(cred, req), err
 }
 
 // AddProducts appends products (UpdateDeveloperAppKey). The same call
@@ -65,7 +66,8 @@ func (c *Client) SetScopes(ctx context.Context, ref apigee.KeyRef, scopes []stri
 		body.Scopes = []string{}
 	}
 	k, err := c.keys().ReplaceDeveloperAppKey(c.keyName(ref), body).Context(ctx).Do()
-	return credential(apigee.OpSetScopes, k, err, redactor(ref))
+	cred, err := credential(apigee.OpSetScopes, k, err, redactor(ref))
+	return cred, apigee.NameScopes(err, scopes)
 }
 
 // RemoveProduct removes one product (Keys.Apiproducts.Delete).
