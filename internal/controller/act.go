@@ -219,6 +219,10 @@ func (run *keyRun) took(cred *apigee.Credential, err error) error {
 		return err
 	}
 	c := cred.Clone()
+	if c.ConsumerSecret == "" && run.current != nil {
+		// Not every write answer carries the secret; it cannot change.
+		c.ConsumerSecret = run.current.ConsumerSecret
+	}
 	run.current, run.fresh = &c, false
 	return nil
 }
@@ -342,8 +346,10 @@ func (run *keyRun) recreateKey(ctx context.Context) error {
 	return run.importKey(ctx)
 }
 
+// removeProduct removes a product from the key. "Not associated" means it
+// is gone already (our view lagged Apigee's): the removal is done.
 func (run *keyRun) removeProduct(ctx context.Context, product string) error {
-	if err := run.client.RemoveProduct(ctx, run.ref(), product); err != nil {
+	if err := run.client.RemoveProduct(ctx, run.ref(), product); err != nil && !apigee.IsProductNotAssociated(err) {
 		return err
 	}
 	run.current.Products = slices.DeleteFunc(run.current.Products, func(p apigee.ProductStatus) bool { return p.Name == product })

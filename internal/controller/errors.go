@@ -33,11 +33,6 @@ func classify(err error) *conditionError {
 	if reason, ok := notFoundReason(err); ok {
 		return &conditionError{reason: reason, message: err.Error()}
 	}
-	if apigee.IsProductNotAssociated(err) {
-		// The product is already off the key: the run's view was older than
-		// Apigee's (a lagging read). Not final: the retry reads again.
-		return &conditionError{reason: apigeev1alpha1.ReasonReconcileFailed, message: err.Error(), retry: true}
-	}
 	if msg, ok := requestAdvice(err); ok {
 		return &conditionError{reason: apigeev1alpha1.ReasonInvalidRequest, message: msg}
 	}

@@ -39,10 +39,6 @@ func TestClassifyFidelityForms(t *testing.T) {
 			reason: apigeev1alpha1.ReasonAppNotFound,
 		},
 	}
-	notOnKey := classify(fail(apigee.OpRemoveProduct, apigee.Failure{StatusCode: 500, Message: "APIProduct is not associated with consumer key"}))
-	if !notOnKey.retry {
-		t.Errorf("removing a product already off the key (a lagging read) is final: %+v", notOnKey)
-	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			for i, err := range tc.forms {
