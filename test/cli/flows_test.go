@@ -131,8 +131,14 @@ func TestOnboardInPlace(t *testing.T) {
 		t.Errorf("onboarding wrote to Apigee: %d successful writes, attempts %v", writes, attempts)
 	}
 	t.Logf("calls while converging: %d, write attempts %v", o.emu.TotalCalls(), attempts)
+	status := run(t, "status", "-n", ns)
+	if status.code != 0 || !strings.Contains(status.out, "DeveloperAppKeys: 4") ||
+		!strings.Contains(status.out, "Converged") || strings.Contains(status.out, "NotObservedYet") {
+		t.Errorf("status exit %d:\n%s\n%s", status.code, status.out, status.err)
+	}
 	noneLeaked(t, sentinels(keys), map[string]string{
 		"export stdout": exp.out, "export stderr": exp.err, "plan stdout": plan.out, "plan stderr": plan.err,
+		"status stdout": status.out, "status stderr": status.err,
 		"the manifests directory": dirText(t, dir), "the operator's logs": logs.String(),
 	})
 }
