@@ -1,10 +1,8 @@
 package localrun
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +13,7 @@ import (
 // emulator, operator, kubectl apply of config/samples, sample key Ready,
 // auto-generated key deleted; then Ctrl-C (the context ending) stops it.
 func TestRunLocal(t *testing.T) {
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
@@ -55,7 +53,7 @@ func TestRunLocal(t *testing.T) {
 }
 
 // waitFor waits until out contains want, failing early if the run ends.
-func waitFor(t *testing.T, out *syncBuffer, done chan error, want string) {
+func waitFor(t *testing.T, out *testenv.Buffer, done chan error, want string) {
 	t.Helper()
 	deadline := time.After(3 * time.Minute)
 	for !strings.Contains(out.String(), want) {
@@ -67,21 +65,4 @@ func waitFor(t *testing.T, out *syncBuffer, done chan error, want string) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,7 +40,7 @@ const token = "test-token"
 var (
 	k8s     client.Client
 	restCfg *rest.Config
-	logs    = &syncBuffer{}
+	logs    = &testenv.Buffer{}
 )
 
 // TestMain starts the control plane and the operator's manager, logging at
@@ -281,21 +280,4 @@ func dirText(t *testing.T, dir string) string {
 		return nil
 	})
 	return b.String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

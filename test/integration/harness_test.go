@@ -5,14 +5,12 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,7 +40,7 @@ const (
 
 var (
 	k8s  client.Client
-	logs = &syncBuffer{}
+	logs = &testenv.Buffer{}
 )
 
 // TestMain starts the control plane and the manager, with the most verbose
@@ -320,21 +318,4 @@ func dialects(t *testing.T, test func(t *testing.T, d emulator.Dialect)) {
 	for _, d := range []emulator.Dialect{emulator.X, emulator.Edge} {
 		t.Run(string(d), func(t *testing.T) { test(t, d) })
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	dto "github.com/prometheus/client_model/go"
+
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/auth"
@@ -263,11 +265,28 @@ func metricsText(t *testing.T) string {
 // labels include every label given.
 func metricSum(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
+	sum := 0.0
+	for _, m := range seriesOf(t, name, labels) {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return sum
+}
+
+// hasSeries reports whether a series of the metric has every label given.
+func hasSeries(t *testing.T, name string, labels map[string]string) bool {
+	t.Helper()
+	return len(seriesOf(t, name, labels)) > 0
+}
+
+// seriesOf returns the series of the metric whose labels include every
+// label given.
+func seriesOf(t *testing.T, name string, labels map[string]string) []*dto.Metric {
+	t.Helper()
 	families, err := metrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := 0.0
+	var out []*dto.Metric
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
@@ -278,11 +297,11 @@ func metricSum(t *testing.T, name string, labels map[string]string) float64 {
 				have[l.GetName()] = l.GetValue()
 			}
 			if matches(have, labels) {
-				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				out = append(out, m)
 			}
 		}
 	}
-	return sum
+	return out
 }
 
 func matches(have, want map[string]string) bool {

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -275,28 +274,4 @@ func TestConnectionReadyMetric(t *testing.T) {
 	eventually(t, "series removed", func() (bool, string) {
 		return !hasSeries(t, "apigee_key_operator_connection_ready", labels("broken")), "still there"
 	})
-}
-
-// hasSeries reports whether a series of the metric has every label given.
-func hasSeries(t *testing.T, name string, labels map[string]string) bool {
-	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			if matches(have, labels) {
-				return true
-			}
-		}
-	}
-	return false
 }
