@@ -162,6 +162,13 @@ func (run *keyRun) act(ctx context.Context, a action) error {
 		run.forgetPrevious(a.fingerprint)
 		return nil
 	}
+	if a.kind == actImportKey && run.owns() {
+		// Our recorded key is missing from a fresh read: a read may lag a
+		// write, so look again (bounded) before importing it a second time.
+		if err := run.readUntilFound(ctx); err != nil || run.current != nil {
+			return err
+		}
+	}
 	if err := run.r.ensureFinalizer(ctx, run.k); err != nil {
 		return err
 	}
