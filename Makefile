@@ -41,7 +41,7 @@ vet: ## Run go vet and check formatting.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 .PHONY: test
-test: verify vet envtest ## Verify generated files, vet, and run every test on a real control plane.
+test: verify vet envtest $(HELM) $(PROMTOOL) ## Verify generated files, vet, and run every test on a real control plane.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: envtest
