@@ -240,20 +240,11 @@ func waitConverged(t *testing.T, ns, name string) {
 	})
 }
 
-// eventually polls cond for up to 60 seconds (two cores, three engineers).
+// eventually polls cond for up to 60 seconds: these flows run many keys
+// through a manager while other test packages share the machine.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last: %s", what, last)
+	testenv.Eventually(t, 60*time.Second, what, cond)
 }
 
 // noneLeaked fails if any sentinel appears in any of the texts.

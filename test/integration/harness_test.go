@@ -290,17 +290,7 @@ func waitConnectionReady(t *testing.T, ns, name string) {
 // eventually polls cond for up to 30 seconds.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last: %s", what, last)
+	testenv.Eventually(t, 30*time.Second, what, cond)
 }
 
 // products returns the key's products as name=status, sorted by name.
