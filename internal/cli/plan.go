@@ -106,11 +106,56 @@ func runPlan(ctx context.Context, env *Env, o *planOptions) error {
 	if err != nil {
 		return err
 	}
+	holders := clusterHolders(ctx, env, tgt.organization)
 	rows := make([]planRow, 0, len(keys))
 	for _, k := range keys {
-		rows = append(rows, idx.check(k, values[k.Name]))
+		rows = append(rows, heldElsewhere(idx.check(k, values[k.Name]), holders, ns+"/"+k.Name))
 	}
 	return printPlan(env, o.output, rows, tgt)
+}
+
+// clusterHolders maps each fingerprint a DeveloperAppKey in the cluster
+// records in the organization to that object's namespace/name. Without
+// permission to list them, it says so and returns none.
+func clusterHolders(ctx context.Context, env *Env, organization string) map[string]string {
+	kc, err := env.kube()
+	if err != nil {
+		return nil
+	}
+	var list apigeev1alpha1.DeveloperAppKeyList
+	if err := kc.client.List(ctx, &list); err != nil {
+		fmt.Fprintln(env.Err, "Note: cannot list DeveloperAppKeys (permissions?); keys already managed in the cluster are not checked.")
+		return nil
+	}
+	out := map[string]string{}
+	for _, k := range list.Items {
+		org := k.Status.Organization
+		if k.Status.Location != nil {
+			org = k.Status.Location.Organization
+		}
+		if org != organization {
+			continue
+		}
+		for _, p := range k.Status.PreviousKeys {
+			out[p.Fingerprint] = k.Namespace + "/" + k.Name
+		}
+		if fp := k.Status.ConsumerKeyFingerprint; fp != "" {
+			out[fp] = k.Namespace + "/" + k.Name
+		}
+	}
+	return out
+}
+
+// heldElsewhere turns a key another DeveloperAppKey already manages into
+// a conflict: the operator would give the new object KeyConflict. The
+// manifest's own object, applied before, is no conflict.
+func heldElsewhere(row planRow, holders map[string]string, self string) planRow {
+	holder, ok := holders[row.Fingerprint]
+	if !ok || holder == self || (row.Result != ResultReady && row.Result != ResultAdopt) {
+		return row
+	}
+	row.Result, row.Detail = ResultConflict, "already managed by DeveloperAppKey "+holder
+	return row
 }
 
 // readManifests reads every DeveloperAppKey in dir (kustomization.yaml and

@@ -47,7 +47,8 @@ func (f *connFlags) set() bool {
 // org is an organization reached through the operator's own clients: its
 // auth, the per-organization limiter and retries. calls counts requests.
 type org struct {
-	name   string // for messages: the connection or organization
+	name         string // for messages: the connection or organization
+	organization string // the Apigee organization's name
 	client apigee.Client
 	lister apigee.Lister
 	calls  *callCounter
@@ -71,7 +72,7 @@ func (e *Env) open(ctx context.Context, f connFlags, namespace string) (*org, er
 	if err != nil {
 		return nil, err
 	}
-	return &org{name: "organization " + f.organization, client: c, lister: l, calls: calls}, nil
+	return &org{name: "organization " + f.organization, organization: f.organization, client: c, lister: l, calls: calls}, nil
 }
 
 // openConnection resolves a connection object exactly as the operator
@@ -86,8 +87,10 @@ func (e *Env) openConnection(ctx context.Context, f connFlags, namespace string,
 		ref = apigeev1alpha1.ConnectionReference{Kind: "ClusterApigeeConnection", Name: f.clusterConnection}
 	}
 	var lister apigee.Lister
+	var organization string
 	factory := func(ctx context.Context, cfg connect.Config) (apigee.Client, error) {
 		cfg.Transport, cfg.Metrics = calls, nil
+		organization = cfg.Organization
 		c, l, err := connect.NewWithLister(ctx, cfg)
 		lister = l
 		return c, err
@@ -103,7 +106,7 @@ func (e *Env) openConnection(ctx context.Context, f connFlags, namespace string,
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", ref.Kind, ref.Name, err)
 	}
-	return &org{name: ref.Kind + " " + ref.Name, client: c, lister: lister, calls: calls}, nil
+	return &org{name: ref.Kind + " " + ref.Name, organization: organization, client: c, lister: lister, calls: calls}, nil
 }
 
 // flagConfig builds a connection from flags and credential files.

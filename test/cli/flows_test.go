@@ -123,7 +123,8 @@ func TestOnboardInPlace(t *testing.T) {
 	}
 
 	o.emu.ResetCalls()
-	for _, k := range applyDir(t, dir) {
+	applied := applyDir(t, dir)
+	for _, k := range applied {
 		waitConverged(t, ns, k.Name)
 	}
 	writes, attempts := o.successfulWrites()
@@ -131,6 +132,25 @@ func TestOnboardInPlace(t *testing.T) {
 		t.Errorf("onboarding wrote to Apigee: %d successful writes, attempts %v", writes, attempts)
 	}
 	t.Logf("calls while converging: %d, write attempts %v", o.emu.TotalCalls(), attempts)
+	// Planned again, the applied objects are no conflict with themselves;
+	// a copy of one manifest under another name is.
+	if again := run(t, "plan", "--from", dir, "--connection", "prod", "-n", ns); again.code != 0 || !strings.Contains(again.out, "4 keys: 4 would adopt") {
+		t.Errorf("plan after applying: exit %d\n%s", again.code, again.out)
+	}
+	copyDir := t.TempDir()
+	first := applied[0]
+	manifest, err := os.ReadFile(filepath.Join(dir, first.Name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := strings.Replace(string(manifest), "name: "+first.Name+"\n", "name: "+first.Name+"-copy\n", 1)
+	if err := os.WriteFile(filepath.Join(copyDir, "copy.yaml"), []byte(renamed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dup := run(t, "plan", "--from", copyDir, "--connection", "prod", "-n", ns)
+	if dup.code == 0 || !strings.Contains(dup.out, "already managed by DeveloperAppKey "+ns+"/"+first.Name) {
+		t.Errorf("plan of a copy: exit %d\n%s", dup.code, dup.out)
+	}
 	status := run(t, "status", "-n", ns)
 	if status.code != 0 || !strings.Contains(status.out, "DeveloperAppKeys: 4") ||
 		!strings.Contains(status.out, "Converged") || strings.Contains(status.out, "NotObservedYet") {
