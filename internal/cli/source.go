@@ -49,9 +49,9 @@ func (f *connFlags) set() bool {
 type org struct {
 	name         string // for messages: the connection or organization
 	organization string // the Apigee organization's name
-	client apigee.Client
-	lister apigee.Lister
-	calls  *callCounter
+	client       apigee.Client
+	lister       apigee.Lister
+	calls        *callCounter
 }
 
 // open builds the clients for the flags.
