@@ -47,10 +47,13 @@ type keyRun struct {
 	// recreated: this run already re-created the key; a later read still
 	// showing another secret lags that write and decides nothing.
 	recreated bool
-	drift     []string // ObserveOnly: what differs
-	peers     peerView
-	renewAt   *time.Time // when the generated key is due for renewal
-	now       time.Time
+	// intentRecorded: this run wrote the import intent already (a
+	// re-create writes it before its delete, then imports).
+	intentRecorded bool
+	drift          []string // ObserveOnly: what differs
+	peers          peerView
+	renewAt        *time.Time // when the generated key is due for renewal
+	now            time.Time
 }
 
 func (run *keyRun) ref() apigee.KeyRef {
@@ -95,12 +98,10 @@ func (run *keyRun) readApp(ctx context.Context, fresh bool) error {
 	return nil
 }
 
-// learnDeveloper records the developer's ID as Apigee resolves it. An app
-// of the same name under a developer with another ID (the developer was
-// deleted and re-created) is another location: stop, touch nothing.
+// learnDeveloper records the developer's ID as Apigee resolves it.
 func (run *keyRun) learnDeveloper(app *apigee.App) error {
-	if run.loc.DeveloperID != "" && app.DeveloperID != "" && app.DeveloperID != run.loc.DeveloperID {
-		return locationChanged(run.loc, "developer "+run.loc.Developer+" now resolves to developer ID "+app.DeveloperID)
+	if err := sameDeveloperID(run.loc, app); err != nil {
+		return err
 	}
 	if app.DeveloperID != "" {
 		run.loc.DeveloperID = app.DeveloperID
@@ -169,10 +170,7 @@ func (run *keyRun) act(ctx context.Context, a action) error {
 			return err
 		}
 	}
-	if err := run.r.ensureFinalizer(ctx, run.k); err != nil {
-		return err
-	}
-	err := run.write(ctx, a)
+	err := run.write(ctx, a) // newRun has put the finalizer on already
 	run.r.snapshots.drop(run.loc)
 	if err != nil {
 		return err
@@ -237,7 +235,7 @@ func (run *keyRun) took(cred *apigee.Credential, err error) error {
 // importKey creates the Secret's key, after recording the intent, so a
 // status write lost after the import cannot leak the key on deletion.
 func (run *keyRun) importKey(ctx context.Context) error {
-	if err := run.r.recordImportIntent(ctx, run.k, importIntent{Fingerprint: run.fp, Location: run.loc}); err != nil {
+	if err := run.recordIntent(ctx); err != nil {
 		return err
 	}
 	req := apigee.ImportRequest{ConsumerKey: run.creds.key, ConsumerSecret: run.creds.secret}
@@ -256,6 +254,18 @@ func (run *keyRun) importKey(ctx context.Context) error {
 		return err
 	}
 	run.claim()
+	return nil
+}
+
+// recordIntent writes the import intent once per run.
+func (run *keyRun) recordIntent(ctx context.Context) error {
+	if run.intentRecorded {
+		return nil
+	}
+	if err := run.r.recordImportIntent(ctx, run.k, importIntent{Fingerprint: run.fp, Location: run.loc}); err != nil {
+		return err
+	}
+	run.intentRecorded = true
 	return nil
 }
 
@@ -341,7 +351,7 @@ func (run *keyRun) hasPrevious(fp string) bool {
 // secret, so the key is deleted and imported again; the plan then restores
 // its products and statuses.
 func (run *keyRun) recreateKey(ctx context.Context) error {
-	if err := run.r.recordImportIntent(ctx, run.k, importIntent{Fingerprint: run.fp, Location: run.loc}); err != nil {
+	if err := run.recordIntent(ctx); err != nil {
 		return err
 	}
 	if err := run.client.DeleteKey(ctx, run.ref()); err != nil && !apigee.IsNotFound(err, apigee.ResourceKey) {

@@ -66,8 +66,9 @@ func (r *DeveloperAppKeyReconciler) restoreOrGenerateSecret(ctx context.Context,
 		return nil, terminal(apigeev1alpha1.ReasonAppNotFound, "the app holding the recorded key is gone and the Secret with it; "+
 			"nothing was generated: check the app in Apigee")
 	}
-	if rec, _ := recordedLocation(k, loc); rec.DeveloperID != "" && app.DeveloperID != "" && app.DeveloperID != rec.DeveloperID {
-		return nil, locationChanged(rec, "developer "+rec.Developer+" now resolves to developer ID "+app.DeveloperID)
+	rec, _ := recordedLocation(k, loc)
+	if err := sameDeveloperID(rec, app); err != nil {
+		return nil, err
 	}
 	if cred := credentialByFingerprint(app, fp); cred != nil {
 		return r.createSecret(ctx, k, keyCredentials{key: cred.ConsumerKey, secret: cred.ConsumerSecret}, "SecretRestored",

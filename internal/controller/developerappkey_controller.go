@@ -40,8 +40,7 @@ type DeveloperAppKeyReconciler struct {
 func (r *DeveloperAppKeyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	k := &apigeev1alpha1.DeveloperAppKey{}
 	if err := r.client.Get(ctx, req.NamespacedName, k); err != nil {
-		r.metrics.set(req.NamespacedName, "")
-		r.metrics.setExpiry(req.NamespacedName, nil)
+		r.metrics.forget(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if apigeev1alpha1.Paused(k.Annotations) {
@@ -57,8 +56,7 @@ func (r *DeveloperAppKeyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	} else {
 		err = r.finalize(ctx, k)
 		if err == nil {
-			r.metrics.set(req.NamespacedName, "")
-			r.metrics.setExpiry(req.NamespacedName, nil)
+			r.metrics.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 	}
@@ -90,10 +88,7 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	if err != nil {
 		return nil, err
 	}
-	run, err := r.newRun(ctx, k, c, loc, creds)
-	if run != nil {
-		run.connID = string(conn.object.GetUID())
-	}
+	run, err := r.newRun(ctx, k, c, string(conn.object.GetUID()), loc, creds)
 	if err != nil {
 		return run, err
 	}
@@ -125,7 +120,7 @@ func locationChanged(rec apigeev1alpha1.KeyLocation, now string) error {
 }
 
 // newRun checks the key is ours to manage and gathers what planning needs.
-func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, loc apigeev1alpha1.KeyLocation, creds keyCredentials) (*keyRun, error) {
+func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, connID string, loc apigeev1alpha1.KeyLocation, creds keyCredentials) (*keyRun, error) {
 	fp := apigee.Fingerprint(creds.key)
 	// The finalizer first, whatever follows: a conflict then leaves the
 	// same metadata as any other outcome, telling a guesser nothing.
@@ -143,7 +138,7 @@ func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha
 	if rec, ok := recordedLocation(k, loc); ok {
 		loc.DeveloperID = rec.DeveloperID
 	}
-	return &keyRun{r: r, k: k, client: c, loc: loc, creds: creds, fp: fp,
+	return &keyRun{r: r, k: k, client: c, connID: connID, loc: loc, creds: creds, fp: fp,
 		previous: append([]apigeev1alpha1.PreviousKey(nil), k.Status.PreviousKeys...), now: r.now()}, nil
 }
 

@@ -137,8 +137,8 @@ func (r *DeveloperAppKeyReconciler) deleteRecordedKeys(ctx context.Context, c ap
 	if app == nil || err != nil {
 		return err
 	}
-	if rec.DeveloperID != "" && app.DeveloperID != "" && app.DeveloperID != rec.DeveloperID {
-		return locationChanged(rec, "developer "+rec.Developer+" now resolves to developer ID "+app.DeveloperID)
+	if err := sameDeveloperID(rec, app); err != nil {
+		return err
 	}
 	for _, o := range ownedKeys(k, rec) {
 		if !sameLocation(o.location, rec) {

@@ -76,6 +76,12 @@ func (m *connectionMetrics) forget(kind string, key types.NamespacedName) {
 	m.ready.DeleteLabelValues(kind, key.Namespace, key.Name)
 }
 
+// forget removes a deleted key's series.
+func (m *keyMetrics) forget(key types.NamespacedName) {
+	m.set(key, "")
+	m.setExpiry(key, nil)
+}
+
 // setExpiry records when the key expires; nil removes the series.
 func (m *keyMetrics) setExpiry(key types.NamespacedName, expiresAt *metav1.Time) {
 	if expiresAt == nil {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
 
 // The ownership rule, in one place: a managed key is a location plus a
@@ -92,6 +93,16 @@ func sameDeveloper(a, b apigeev1alpha1.KeyLocation) bool {
 	da, db := normalDeveloper(a.Developer), normalDeveloper(b.Developer)
 	return da == db || (a.DeveloperID != "" && a.DeveloperID == b.Developer) ||
 		(b.DeveloperID != "" && b.DeveloperID == a.Developer)
+}
+
+// sameDeveloperID stops work at a location whose developer now has
+// another ID than the one recorded (the developer was deleted and
+// re-created): it is another location, and nothing there is ours.
+func sameDeveloperID(rec apigeev1alpha1.KeyLocation, app *apigee.App) error {
+	if rec.DeveloperID != "" && app.DeveloperID != "" && app.DeveloperID != rec.DeveloperID {
+		return locationChanged(rec, "developer "+rec.Developer+" now resolves to developer ID "+app.DeveloperID)
+	}
+	return nil
 }
 
 // normalDeveloper lower-cases an email (Apigee X stores emails in lower

@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -99,4 +100,22 @@ func (e *Env) Namespace(t testing.TB, labels map[string]string) string {
 		t.Fatalf("creating namespace: %v", err)
 	}
 	return ns.Name
+}
+
+// ReleaseKeys strips the finalizers of a namespace's DeveloperAppKeys and
+// deletes them, leaving Apigee alone: a test's leftovers must not go on
+// reconciling against an emulator that has stopped.
+func ReleaseKeys(c client.Client, ns string) {
+	ctx := context.Background()
+	list := &apigeev1alpha1.DeveloperAppKeyList{}
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		k := &list.Items[i]
+		patch := client.MergeFrom(k.DeepCopy())
+		k.Finalizers = nil
+		_ = c.Patch(ctx, k, patch)
+		_ = c.Delete(ctx, k)
+	}
 }

@@ -149,20 +149,7 @@ func addConnection(t *testing.T, ns, name string, o *org, d emulator.Dialect) {
 }
 
 // release deletes the namespace's keys without touching Apigee.
-func release(ns string) {
-	ctx := context.Background()
-	list := &apigeev1alpha1.DeveloperAppKeyList{}
-	if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
-		return
-	}
-	for i := range list.Items {
-		k := &list.Items[i]
-		patch := client.MergeFrom(k.DeepCopy())
-		k.Finalizers = nil
-		_ = k8s.Patch(ctx, k, patch)
-		_ = k8s.Delete(ctx, k)
-	}
-}
+func release(ns string) { testenv.ReleaseKeys(k8s, ns) }
 
 func create(t *testing.T, obj client.Object) {
 	t.Helper()

@@ -175,22 +175,8 @@ func setup(t *testing.T, d emulator.Dialect, options ...func(*emulator.Options))
 	return a, ns
 }
 
-// releaseKeys strips the finalizers of the namespace's keys and deletes
-// them, leaving Apigee alone.
-func releaseKeys(ns string) {
-	ctx := context.Background()
-	list := &apigeev1alpha1.DeveloperAppKeyList{}
-	if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
-		return
-	}
-	for i := range list.Items {
-		k := &list.Items[i]
-		patch := client.MergeFrom(k.DeepCopy())
-		k.Finalizers = nil
-		_ = k8s.Patch(ctx, k, patch)
-		_ = k8s.Delete(ctx, k)
-	}
-}
+// releaseKeys deletes the namespace's keys without touching Apigee.
+func releaseKeys(ns string) { testenv.ReleaseKeys(k8s, ns) }
 
 func namespace(t *testing.T) string {
 	t.Helper()
