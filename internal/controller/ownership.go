@@ -2,6 +2,7 @@ package controller
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
@@ -65,6 +66,24 @@ func ownedKeys(k *apigeev1alpha1.DeveloperAppKey, current apigeev1alpha1.KeyLoca
 		out = append(out, ownedKey{fingerprint: p.Fingerprint, location: loc})
 	}
 	return out
+}
+
+// recordedKeys are the keys k's status records, each with its location.
+// Records of release 0.1 name only the organization.
+func recordedKeys(k *apigeev1alpha1.DeveloperAppKey) []ownedKey {
+	cur := apigeev1alpha1.KeyLocation{Organization: k.Status.Organization}
+	if k.Status.Location != nil {
+		cur = *k.Status.Location
+	}
+	return ownedKeys(k, cur)
+}
+
+// recordsAt reports whether k's status records the key fp in loc's
+// organization.
+func recordsAt(k *apigeev1alpha1.DeveloperAppKey, fp string, loc apigeev1alpha1.KeyLocation) bool {
+	return slices.ContainsFunc(recordedKeys(k), func(o ownedKey) bool {
+		return o.fingerprint == fp && sameOrganization(o.location, loc)
+	})
 }
 
 // sameOrganization: the same Apigee organization behind the same

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,24 +20,6 @@ type peerView struct {
 	// organization has not recorded a key yet, so a key it is about to
 	// adopt could look unmanaged.
 	unclaimed bool
-}
-
-// recordedKeys are the keys k's status records, each with its location.
-// Records of release 0.1 name only the organization.
-func recordedKeys(k *apigeev1alpha1.DeveloperAppKey) []ownedKey {
-	cur := apigeev1alpha1.KeyLocation{Organization: k.Status.Organization}
-	if k.Status.Location != nil {
-		cur = *k.Status.Location
-	}
-	return ownedKeys(k, cur)
-}
-
-// recordsAt reports whether k's status records the key fp in loc's
-// organization.
-func recordsAt(k *apigeev1alpha1.DeveloperAppKey, fp string, loc apigeev1alpha1.KeyLocation) bool {
-	return slices.ContainsFunc(recordedKeys(k), func(o ownedKey) bool {
-		return o.fingerprint == fp && sameOrganization(o.location, loc)
-	})
 }
 
 // heldByAnother returns the DeveloperAppKey whose claim on the consumer
