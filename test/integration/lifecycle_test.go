@@ -130,6 +130,7 @@ func TestRenewalOfGeneratedKey(t *testing.T) {
 		t.Errorf("the renewed Secret's key is not in Apigee with its products")
 	}
 	waitEvent(t, ns, "orders", corev1.EventTypeNormal, "Renewed")
+	assertNotPrinted(t, ns, s.Data["consumerKey"], s.Data["consumerSecret"])
 	if n := metricSum(t, "apigee_key_operator_key_renewals_total", map[string]string{"namespace": ns, "trigger": "Scheduled"}); n < 1 {
 		t.Errorf("renewals counter = %v, want at least 1", n)
 	}

@@ -171,6 +171,7 @@ func TestDeletedGeneratedSecretIsRestored(t *testing.T) {
 			t.Errorf("the restored Secret is not owned by the key")
 		}
 		waitEvent(t, ns, "orders", corev1.EventTypeNormal, "SecretRestored")
+		assertNotPrinted(t, ns, after.Data["consumerKey"], after.Data["consumerSecret"])
 		got := waitConverged(t, ns, "orders")
 		if got.Status.ConsumerKeyFingerprint != k.Status.ConsumerKeyFingerprint || len(got.Status.PreviousKeys) != 0 {
 			t.Errorf("the working key was rotated away: previous %v", got.Status.PreviousKeys)
@@ -378,4 +379,20 @@ func TestConflictingObjectDeletesNothing(t *testing.T) {
 			t.Errorf("deleting a conflicting object deleted the key it conflicted with")
 		}
 	})
+}
+
+// assertNotPrinted fails if any of the values (a key or secret the
+// operator wrote into a Secret itself) appears in the manager's logs, at
+// any verbosity, or in the namespace's events.
+func assertNotPrinted(t *testing.T, ns string, values ...[]byte) {
+	t.Helper()
+	logText, events := logs.String(), allEventText(t, ns)
+	for _, v := range values {
+		if len(v) == 0 {
+			t.Fatal("no value to look for")
+		}
+		if strings.Contains(logText, string(v)) || strings.Contains(events, string(v)) {
+			t.Errorf("a key or secret value the operator wrote was printed")
+		}
+	}
 }
