@@ -76,9 +76,13 @@ const (
 	ReasonUnauthorized = "Unauthorized"
 	// ReasonForbidden: the credentials lack permission on the organization.
 	ReasonForbidden = "Forbidden"
-	// ReasonUnreachable: Apigee could not be reached or answered 5xx.
+	// ReasonUnreachable: Apigee could not be reached or answered 5xx; on a
+	// connection, after five such calls in a row its organization is held
+	// (its keys wait without calls) until a trial call succeeds.
 	ReasonUnreachable = "Unreachable"
-	// ReasonRateLimited: Apigee answered 429; the operator backs off.
+	// ReasonRateLimited: the organization's call budget, the connection's
+	// own rateLimit or Apigee (429) holds the key back; it waits for its
+	// turn without holding a worker, and a Ready key stays Ready.
 	ReasonRateLimited = "RateLimited"
 	// ReasonInvalidSpec: the spec cannot be used as written.
 	ReasonInvalidSpec = "InvalidSpec"

@@ -28,6 +28,7 @@ type options struct {
 	logFormat        string
 	concurrency      int
 	reconcileTimeout time.Duration
+	callTimeout      time.Duration
 	// Tenancy: what the operator lends to namespaces.
 	namespacedAmbient bool
 	orgRequestsPerMin int
@@ -44,8 +45,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.DurationVar(&o.resyncInterval, "resync-interval", 10*time.Minute, "How often a converged key is re-read from Apigee to correct drift.")
 	fs.DurationVar(&o.expiryWarning, "expiry-warning-window", 7*24*time.Hour, "How long before a key expires the KeyExpiringSoon warning is sent and Ready says when.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for DeveloperAppKeys and ApigeeConnections; empty watches all.")
-	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 8, "Objects of each kind reconciled at once. Apigee calls stay within each organization's rate limit whatever this is.")
-	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "Upper bound of one reconcile, including waits for the organization's rate limiter.")
+	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 8, "Objects of each kind reconciled at once; one organization's keys take at most half of them. Apigee calls stay within each organization's rate limit whatever this is.")
+	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "Upper bound of one reconcile.")
+	fs.DurationVar(&o.callTimeout, "apigee-call-timeout", 30*time.Second, "Upper bound of one Apigee management call. Calls that time out, fail to connect or answer 502/503/504 five times in a row make the organization Unreachable: its calls are held, and its keys wait without holding workers, until a trial call succeeds.")
 	fs.BoolVar(&o.namespacedAmbient, "namespaced-ambient-credentials", false, "Let ApigeeConnections (namespaced) use workloadIdentity, the operator's own Google identity, towards https://*.googleapis.com endpoints only. "+
 		"Off: only ClusterApigeeConnections, set up by administrators, may use it; anyone who can create an ApigeeConnection could otherwise act as the operator's service account.")
 	fs.IntVar(&o.orgRequestsPerMin, "organization-requests-per-minute", 0, "Each organization's budget of Apigee management calls a minute, shared by every connection to it; 0: 4800 on X and Hybrid, 8000 on Edge. "+
@@ -62,6 +64,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 func (o options) validate() error {
 	if o.expiryWarning <= 0 {
 		return fmt.Errorf("--expiry-warning-window must be positive, got %s", o.expiryWarning)
+	}
+	if o.callTimeout < time.Second || o.callTimeout > o.reconcileTimeout {
+		return fmt.Errorf("--apigee-call-timeout must be between 1s and --reconcile-timeout (%s), got %s", o.reconcileTimeout, o.callTimeout)
 	}
 	if o.resyncInterval < time.Second {
 		return fmt.Errorf("--resync-interval must be at least 1s, got %s", o.resyncInterval)

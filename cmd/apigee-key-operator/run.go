@@ -34,7 +34,8 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := controller.Setup(ctx, mgr, controller.Options{ResyncInterval: o.resyncInterval, ExpiryWarningWindow: o.expiryWarning, Tenancy: o.tenancy()}); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.Options{ResyncInterval: o.resyncInterval, ExpiryWarningWindow: o.expiryWarning,
+		Tenancy: o.tenancy(), CallTimeout: o.callTimeout}); err != nil {
 		return err
 	}
 	ctrl.Log.Info("Starting operator", "resyncInterval", o.resyncInterval.String(), "namespaces", o.namespaces(),

@@ -3,6 +3,7 @@ package apigee
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -132,11 +133,25 @@ func ErrorFromTransport(op string, err error, r Redactor) *Error {
 		return &c
 	}
 	err = unwrapURLError(err)
-	msg := "request failed: " + r.Redact(err.Error())
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		msg = "request timed out or was cancelled: " + r.Redact(err.Error())
+	e := &Error{Class: ClassUnavailable, Operation: op, Message: "request failed: " + r.Redact(err.Error())}
+	switch {
+	case isTimeout(err):
+		e.Reason, e.Message = ReasonTimeout, "request timed out: "+r.Redact(err.Error())
+	case errors.Is(err, context.Canceled):
+		e.Message = "request was cancelled: " + r.Redact(err.Error())
 	}
-	return &Error{Class: ClassUnavailable, Operation: op, Message: msg}
+	return e
+}
+
+// ReasonTimeout: the request got no answer in time. It is not retried in
+// the same reconcile: the attempt already cost the whole timeout.
+const ReasonTimeout = "Timeout"
+
+// isTimeout reports whether err is a deadline that passed or a network
+// timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // unwrapURLError strips every *url.Error layer, keeping none of their text.

@@ -146,9 +146,14 @@ func TestErrorFromTransport(t *testing.T) {
 			want:   &Error{Class: ClassUnavailable, Operation: "op", Message: "request failed: bad " + Fingerprint("KEY123")},
 		},
 		"DeadlineExceeded": {
-			reason: "Timeouts are Unavailable.",
+			reason: "Timeouts are Unavailable, with the reason that keeps them from being retried in the same call.",
 			in:     &url.Error{Op: "Get", URL: "u", Err: context.DeadlineExceeded},
-			want:   &Error{Class: ClassUnavailable, Operation: "op", Message: "request timed out or was cancelled: context deadline exceeded"},
+			want:   &Error{Class: ClassUnavailable, Reason: ReasonTimeout, Operation: "op", Message: "request timed out: context deadline exceeded"},
+		},
+		"Cancelled": {
+			reason: "A cancelled call is Unavailable, not a timeout.",
+			in:     &url.Error{Op: "Get", URL: "u", Err: context.Canceled},
+			want:   &Error{Class: ClassUnavailable, Operation: "op", Message: "request was cancelled: context canceled"},
 		},
 		"AuthErrorPassesThrough": {
 			reason: "The auth transport's classified error keeps its class; the operation is the caller's.",

@@ -93,13 +93,29 @@ func (r *LimiterRegistry) SetOrganization(endpoint, org string, budget Rate) *ra
 }
 
 func (r *LimiterRegistry) organization(endpoint, org string, start Rate) *rate.Limiter {
-	key := strings.ToLower(strings.TrimRight(endpoint, "/")) + "|" + org
+	key := OrgKey(endpoint, org)
 	l, ok := r.orgs[key]
 	if !ok {
 		l = start.NewLimiter()
 		r.orgs[key] = l
 	}
 	return l
+}
+
+// Lookup returns the organization's shared limiter, or nil before its
+// first client.
+func (r *LimiterRegistry) Lookup(endpoint, org string) *rate.Limiter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.orgs[OrgKey(endpoint, org)]
+}
+
+// OrgKey names an organization wherever it is served: the endpoint (case
+// and trailing slash aside) and the organization's name. Limits and health
+// are per OrgKey, so a server that merely names the same organization
+// shares nothing with the real one.
+func OrgKey(endpoint, org string) string {
+	return strings.ToLower(strings.TrimRight(endpoint, "/")) + "|" + org
 }
 
 // Connection returns the limiter that caps one connection's own calls,

@@ -13,7 +13,7 @@ const (
 	DefaultMaxAttempts   = 5
 	DefaultBaseDelay     = 100 * time.Millisecond
 	DefaultMaxDelay      = 3 * time.Second
-	DefaultMaxRetryAfter = 30 * time.Second
+	DefaultMaxRetryAfter = time.Second
 )
 
 // RetryOptions bounds retries. The zero value means the defaults.
@@ -22,7 +22,8 @@ type RetryOptions struct {
 	BaseDelay   time.Duration // delay before the second attempt, doubled each time
 	MaxDelay    time.Duration // cap of the exponential delay
 	// MaxRetryAfter: a server asking to wait longer is not retried here;
-	// the RateLimited error goes back to the caller.
+	// the RateLimited error goes back to the caller, which comes back when
+	// the organization has budget again (the transport pauses it).
 	MaxRetryAfter time.Duration
 	// Sleep waits d or until ctx is done; tests inject a fast one.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -66,8 +67,8 @@ func (o RetryOptions) Delay(attempt int, err error, jitter float64) (time.Durati
 	}
 	d = d/2 + time.Duration(jitter*float64(d/2))
 	var e *Error
-	if errors.As(err, &e) && e.Reason == ReasonConnectionRateLimit {
-		return 0, false // the caller requeues; waiting here would hold a worker
+	if errors.As(err, &e) && handBack[e.Reason] {
+		return 0, false // the caller comes back later; waiting here would hold a worker
 	}
 	if errors.As(err, &e) && e.RetryAfter > d {
 		if e.RetryAfter > o.MaxRetryAfter {
@@ -76,6 +77,16 @@ func (o RetryOptions) Delay(attempt int, err error, jitter float64) (time.Durati
 		d = e.RetryAfter
 	}
 	return d, true
+}
+
+// handBack are the failures not retried within a call: waiting for them
+// would hold a worker (a throttled connection or organization, one that
+// is not answering), or the attempt already cost the whole timeout.
+var handBack = map[string]bool{
+	ReasonConnectionRateLimit:     true,
+	ReasonOrganizationBusy:        true,
+	ReasonOrganizationUnreachable: true,
+	ReasonTimeout:                 true,
 }
 
 // wait sleeps before the next attempt unless ctx ends first or its

@@ -2,6 +2,7 @@ package apigee
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -20,16 +21,20 @@ type TransportOptions struct {
 	// ConnectionLimiter caps this connection's own calls on top of the
 	// organization's (LimiterRegistry.Connection); nil: no cap of its own.
 	ConnectionLimiter *rate.Limiter
+	// Health is the organization's circuit breaker (HealthRegistry);
+	// nil: none.
+	Health *Health
 	// Metrics records every attempt; nil: none.
 	Metrics *Metrics
 }
 
 // Transport is the traffic discipline every Apigee request goes through:
-// it waits on the connection's own limiter and the organization's before
-// each attempt, records
-// metrics, logs at V(1) without URL or body, and after a 429 with
-// Retry-After holds back the whole organization. It does not retry: that
-// needs to know the operation's semantics (see WithRetries).
+// it fails at once while the organization is unreachable (Health), takes a
+// token from the connection's own limiter and the organization's without
+// waiting more than a second for either, records metrics, logs at V(1)
+// without URL or body, after a 429 with Retry-After holds back the whole
+// organization, and tells Health how the attempt went. It does not retry:
+// that needs to know the operation's semantics (see WithRetries).
 type Transport struct {
 	base http.RoundTripper
 	opts TransportOptions
@@ -46,14 +51,21 @@ func NewTransport(base http.RoundTripper, opts TransportOptions) *Transport {
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	op := OperationFrom(ctx)
+	trial, err := t.opts.Health.admit(op)
+	if err != nil {
+		return nil, err
+	}
 	if err := t.wait(ctx); err != nil {
+		t.opts.Health.abandon(trial)
 		return nil, err
 	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
 	elapsed := time.Since(start)
 
-	op, code := OperationFrom(ctx), statusLabel(resp, err)
+	code := statusLabel(resp, err)
+	t.recordHealth(ctx, trial, op, resp, err, elapsed)
 	t.opts.Metrics.observe(t.opts.Organization, op, code, elapsed)
 	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 		pauseLimiter(t.opts.Limiter, ParseRetryAfter(resp.Header, time.Now()))
@@ -64,38 +76,70 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// maxConnectionWait is the longest a call waits on its connection's own
-// limiter. A longer wait fails at once with ReasonConnectionRateLimit, so a
-// tenant's low rateLimit never holds a worker that others' keys need.
-const maxConnectionWait = time.Second
+// recordHealth tells the organization's Health how an attempt went: a
+// timeout, a failure to connect or a gateway's 502, 503 or 504 counts
+// against it; a caller that gave up (cancelled) says nothing either way.
+func (t *Transport) recordHealth(ctx context.Context, trial bool, op string, resp *http.Response, err error, elapsed time.Duration) {
+	h := t.opts.Health
+	switch {
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		h.abandon(trial)
+	case err != nil && isTimeout(err):
+		h.failed(trial, fmt.Sprintf("%s got no answer within %s", op, elapsed.Round(time.Second)))
+	case err != nil:
+		h.failed(trial, op+" could not connect")
+	case serverDown(resp.StatusCode):
+		h.failed(trial, fmt.Sprintf("%s answered HTTP %d", op, resp.StatusCode))
+	default:
+		h.succeeded(trial)
+	}
+}
+
+// serverDown: the statuses of a server or gateway that cannot serve. Not
+// 500: Edge answers some request errors with it (a product not on the
+// key), and a tenant could otherwise send requests that make a shared
+// organization look down.
+func serverDown(code int) bool {
+	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
+// maxWait is the longest a call waits for a token of either limiter. A
+// longer wait fails at once with when to come back (ReasonConnectionRateLimit
+// or ReasonOrganizationBusy), so no worker is held by a throttled
+// connection or organization while other organizations' keys wait.
+const maxWait = time.Second
+
+// ReasonOrganizationBusy: the organization's budget allows the next call
+// only after RetryAfter. The caller comes back then instead of waiting.
+const ReasonOrganizationBusy = "OrganizationBusy"
 
 // wait takes a token from the connection's own limiter first, then from
 // the organization's: a connection throttled by its own setting waits
 // without holding a token of the shared budget.
 func (t *Transport) wait(ctx context.Context) error {
 	if l := t.opts.ConnectionLimiter; l != nil {
-		if err := waitBriefly(ctx, l); err != nil {
+		if err := waitBriefly(ctx, l, ReasonConnectionRateLimit, "this connection's own rateLimit"); err != nil {
 			return err
 		}
 	}
-	if t.opts.Limiter != nil {
-		return t.opts.Limiter.Wait(ctx)
+	if l := t.opts.Limiter; l != nil {
+		return waitBriefly(ctx, l, ReasonOrganizationBusy, "the organization's call budget")
 	}
 	return nil
 }
 
-// waitBriefly takes a token from l if one comes within maxConnectionWait;
-// otherwise it takes none and says when to come back.
-func waitBriefly(ctx context.Context, l *rate.Limiter) error {
+// waitBriefly takes a token from l if one comes within maxWait;
+// otherwise it takes none and says, with reason, when to come back.
+func waitBriefly(ctx context.Context, l *rate.Limiter, reason, whose string) error {
 	r := l.Reserve()
 	if !r.OK() {
 		return l.Wait(ctx) // burst 0: let Wait report it
 	}
 	d := r.Delay()
-	if d > maxConnectionWait {
+	if d > maxWait {
 		r.Cancel()
-		return &Error{Class: ClassRateLimited, Reason: ReasonConnectionRateLimit, RetryAfter: d,
-			Message: fmt.Sprintf("this connection's own rateLimit allows its next call in %s", d.Round(time.Second))}
+		return &Error{Class: ClassRateLimited, Reason: reason, RetryAfter: d,
+			Message: fmt.Sprintf("%s allows the next call in %s", whose, d.Round(time.Second))}
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()

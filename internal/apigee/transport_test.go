@@ -3,6 +3,7 @@ package apigee
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,27 +40,36 @@ func TestTransportMetricsAndLogs(t *testing.T) {
 	log := funcr.New(func(prefix, args string) { logs.WriteString(args + "\n") }, funcr.Options{Verbosity: 10})
 	ctx := WithConsumerKey(WithOperation(logr.NewContext(context.Background(), log), OpGetKey), "SENTINELKEY")
 
-	get := func(path string) {
+	get := func(path string, clients ...*http.Client) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
-		resp, err := hc.Do(req)
+		c := hc
+		if len(clients) > 0 {
+			c = clients[0]
+		}
+		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()
 		}
+		return err
 	}
 	get("/keys/SENTINELKEY")
 	get("/keys/SENTINELKEY/busy")
-	start := time.Now()
-	get("/keys/SENTINELKEY")
-	if waited := time.Since(start); waited < 800*time.Millisecond {
-		t.Errorf("after a 429 with Retry-After: 1 the organization waited only %v", waited)
+	// The organization is held for the Retry-After: the next call is not
+	// sent, and says when to come back instead of waiting.
+	var busy *Error
+	if err := get("/keys/SENTINELKEY"); !errors.As(err, &busy) || busy.Reason != ReasonOrganizationBusy ||
+		busy.RetryAfter < 900*time.Millisecond || busy.RetryAfter > 1100*time.Millisecond {
+		t.Errorf("after a 429 with Retry-After: 1, the next call: %v; want ReasonOrganizationBusy, RetryAfter about 1s", err)
 	}
 	srv.Close()
-	get("/down")
+	// Another connection to the organization with no limiter of its own,
+	// so the call goes (and fails) while the organization is held.
+	get("/down", &http.Client{Transport: NewTransport(nil, TransportOptions{Organization: "acme", Metrics: m})})
 
 	want := `
 # HELP apigee_key_operator_apigee_requests_total Apigee management API requests, by organization, operation and HTTP status ("error": no response).
 # TYPE apigee_key_operator_apigee_requests_total counter
-apigee_key_operator_apigee_requests_total{code="200",operation="GetKey",organization="acme"} 2
+apigee_key_operator_apigee_requests_total{code="200",operation="GetKey",organization="acme"} 1
 apigee_key_operator_apigee_requests_total{code="429",operation="GetKey",organization="acme"} 1
 apigee_key_operator_apigee_requests_total{code="error",operation="GetKey",organization="acme"} 1
 `

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -76,6 +80,15 @@ func (c *connection) ready() bool {
 	return cond != nil && cond.Status == metav1.ConditionTrue && c.status.ObservedGeneration == c.object.GetGeneration()
 }
 
+// notReadyReason is " (Reason)" of the connection's Ready condition, or "".
+func (c *connection) notReadyReason() string {
+	cond := meta.FindStatusCondition(c.status.Conditions, apigeev1alpha1.ConditionReady)
+	if cond == nil || cond.Status == metav1.ConditionTrue {
+		return ""
+	}
+	return " (" + cond.Reason + ")"
+}
+
 // Connections resolves connections and keeps one Apigee client per
 // connection, rebuilt when the connection or its Secret changes.
 type Connections struct {
@@ -83,11 +96,28 @@ type Connections struct {
 	apiReader client.Reader // Secrets are read uncached
 	factory   ClientFactory
 	limiters  *apigee.LimiterRegistry
+	health    *apigee.HealthRegistry
 	metrics   *apigee.Metrics
 	tenancy   Tenancy
+	// callTimeout bounds each Apigee call (0: connect.DefaultTimeout).
+	callTimeout time.Duration
+	// onHealth, if set, is told when an organization stops or starts
+	// answering.
+	onHealth func(orgKey string)
 
 	mu      sync.Mutex
 	clients map[types.UID]cachedClient
+	// byOrg lists the connections to each organization (apigee.OrgKey),
+	// to tell them when it stops or starts answering.
+	byOrg map[string]map[connectionRef]bool
+	// changed receives connections whose organization's health changed.
+	changed map[string]chan event.GenericEvent // by kind
+}
+
+// connectionRef names a connection of either kind.
+type connectionRef struct {
+	kind string
+	key  types.NamespacedName
 }
 
 type cachedClient struct {
@@ -97,10 +127,65 @@ type cachedClient struct {
 
 // NewConnections returns a resolver that builds clients with factory.
 func NewConnections(cached client.Client, apiReader client.Reader, factory ClientFactory, metrics *apigee.Metrics, tenancy Tenancy) *Connections {
-	return &Connections{
+	cs := &Connections{
 		cached: cached, apiReader: apiReader, factory: factory, metrics: metrics, tenancy: tenancy,
 		limiters: apigee.NewLimiterRegistry(), clients: map[types.UID]cachedClient{},
+		byOrg: map[string]map[connectionRef]bool{},
+		changed: map[string]chan event.GenericEvent{
+			"ApigeeConnection": make(chan event.GenericEvent, 64), "ClusterApigeeConnection": make(chan event.GenericEvent, 64)},
 	}
+	cs.health = apigee.NewHealthRegistry(nil, func(orgKey string) {
+		cs.healthChanged(orgKey)
+		if cs.onHealth != nil {
+			cs.onHealth(orgKey)
+		}
+	})
+	return cs
+}
+
+// organization returns the limiter and health of an organization, shared
+// by every connection to it (nil before its first client).
+func (cs *Connections) organization(endpoint, org string) (*rate.Limiter, *apigee.Health) {
+	return cs.limiters.Lookup(endpoint, org), cs.health.Lookup(endpoint, org)
+}
+
+// healthOf is the health of the organization conn reaches.
+func (cs *Connections) healthOf(conn *connection) *apigee.Health {
+	return cs.health.Lookup(conn.spec.EffectiveEndpoint(), conn.spec.Organization)
+}
+
+// remember notes that conn reaches its organization.
+func (cs *Connections) remember(conn *connection) {
+	org := apigee.OrgKey(conn.spec.EffectiveEndpoint(), conn.spec.Organization)
+	ref := connectionRef{kind: connectionKind(conn.object), key: client.ObjectKeyFromObject(conn.object)}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.byOrg[org] == nil {
+		cs.byOrg[org] = map[connectionRef]bool{}
+	}
+	cs.byOrg[org][ref] = true
+}
+
+// healthChanged puts the organization's connections back on their queues,
+// so their Ready condition says whether it answers.
+func (cs *Connections) healthChanged(orgKey string) {
+	cs.mu.Lock()
+	var refs []connectionRef
+	for ref := range cs.byOrg[orgKey] {
+		refs = append(refs, ref)
+	}
+	cs.mu.Unlock()
+	go func() {
+		for _, ref := range refs {
+			var obj client.Object = &apigeev1alpha1.ApigeeConnection{}
+			if ref.kind == "ClusterApigeeConnection" {
+				obj = &apigeev1alpha1.ClusterApigeeConnection{}
+			}
+			obj.SetNamespace(ref.key.Namespace)
+			obj.SetName(ref.key.Name)
+			cs.changed[ref.kind] <- event.GenericEvent{Object: obj}
+		}
+	}()
 }
 
 // Get returns the connection a key references, checking that the key's
@@ -180,6 +265,7 @@ func (cs *Connections) ClientFor(ctx context.Context, conn *connection) (apigee.
 	if err != nil {
 		return nil, err
 	}
+	cs.remember(conn)
 	cs.mu.Lock()
 	cs.clients[conn.object.GetUID()] = cachedClient{version: version, client: c}
 	cs.mu.Unlock()
@@ -187,9 +273,13 @@ func (cs *Connections) ClientFor(ctx context.Context, conn *connection) (apigee.
 }
 
 // Forget drops a deleted connection's client and own limiter.
-func (cs *Connections) Forget(uid types.UID) {
+func (cs *Connections) Forget(obj client.Object) {
+	uid, ref := obj.GetUID(), connectionRef{kind: connectionKind(obj), key: client.ObjectKeyFromObject(obj)}
 	cs.mu.Lock()
 	delete(cs.clients, uid)
+	for _, refs := range cs.byOrg {
+		delete(refs, ref)
+	}
 	cs.mu.Unlock()
 	cs.limiters.ForgetConnection(string(uid))
 }
@@ -228,7 +318,9 @@ func (cs *Connections) config(ctx context.Context, conn *connection) (connect.Co
 		ConnectionRate:    own,
 		ConnectionID:      string(conn.object.GetUID()),
 		Limiters:          cs.limiters,
+		Health:            cs.health,
 		Metrics:           cs.metrics,
+		Timeout:           cs.callTimeout,
 	}
 	return cfg, err
 }

@@ -12,9 +12,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -27,6 +29,7 @@ type DeveloperAppKeyReconciler struct {
 	apiReader   client.Reader
 	connections *Connections
 	snapshots   *appSnapshots
+	gates       *orgGates
 	recorder    recorder.EventRecorder
 	metrics     *keyMetrics
 	resync      time.Duration
@@ -41,6 +44,7 @@ func (r *DeveloperAppKeyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	k := &apigeev1alpha1.DeveloperAppKey{}
 	if err := r.client.Get(ctx, req.NamespacedName, k); err != nil {
 		r.metrics.forget(req.NamespacedName)
+		r.gates.forget(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if apigeev1alpha1.Paused(k.Annotations) {
@@ -51,16 +55,32 @@ func (r *DeveloperAppKeyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	previousReason := readyReason(k)
 	var run *keyRun
 	var err error
+	// The key's turn with its organization (taken in sync or finalize)
+	// ends with the reconcile; one stopped for want of budget waits first
+	// in line for the next.
+	defer func() { r.gates.leave(req.NamespacedName, err != nil && classify(err).wait) }()
 	if k.DeletionTimestamp.IsZero() {
 		run, err = r.sync(ctx, k)
 	} else {
 		err = r.finalize(ctx, k)
 		if err == nil {
 			r.metrics.forget(req.NamespacedName)
+			r.gates.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 	}
 	return r.finish(ctx, k, before, previousReason, run, err)
+}
+
+// enterOrganization takes the key's turn with the organization its
+// connection reaches, or parks the key until the organization can take it
+// (see orgGates): no worker waits on an organization.
+func (r *DeveloperAppKeyReconciler) enterOrganization(k *apigeev1alpha1.DeveloperAppKey, conn *connection) error {
+	endpoint, org := conn.spec.EffectiveEndpoint(), conn.spec.Organization
+	limiter, health := r.connections.organization(endpoint, org)
+	changed := k.Generation != k.Status.ObservedGeneration || !readyTrue(k) || !k.DeletionTimestamp.IsZero()
+	return r.gates.enter(apigee.OrgKey(endpoint, org), limiter, health,
+		types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, org, changed)
 }
 
 // sync makes Apigee match the spec and returns what it learned.
@@ -71,7 +91,7 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	}
 	if !conn.ready() {
 		return nil, terminal(apigeev1alpha1.ReasonConnectionNotReady,
-			"connection "+conn.object.GetName()+" is not Ready: see its status")
+			"connection "+conn.object.GetName()+" is not Ready"+conn.notReadyReason()+": see its status")
 	}
 	loc := locationFor(conn, &k.Spec)
 	if err := checkLocation(k, loc, conn.object.GetName()); err != nil {
@@ -82,6 +102,9 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	}
 	c, err := r.connections.ClientFor(ctx, conn)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.enterOrganization(k, conn); err != nil {
 		return nil, err
 	}
 	creds, err := r.readCredentials(ctx, k, c, loc)
@@ -149,6 +172,10 @@ func (r *DeveloperAppKeyReconciler) finish(ctx context.Context, k *apigeev1alpha
 	if err != nil {
 		failure = classify(err)
 	}
+	if failure != nil && failure.wait && run == nil && readyTrue(k) && failure.reason == apigeev1alpha1.ReasonRateLimited {
+		// A working key waiting for its turn: nothing to tell anyone.
+		return ctrl.Result{RequeueAfter: r.requeueAfter(k), Priority: new(handler.LowPriority)}, nil
+	}
 	if run != nil {
 		recordRun(&k.Status, run)
 	}
@@ -164,13 +191,25 @@ func (r *DeveloperAppKeyReconciler) finish(ctx context.Context, k *apigeev1alpha
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(werr)
 	}
-	if failure != nil && failure.after > 0 {
+	switch {
+	case failure != nil && failure.wait:
+		// The organization's gate wakes the key; the resync is a backstop.
+		return ctrl.Result{RequeueAfter: r.requeueAfter(k), Priority: new(handler.LowPriority)}, nil
+	case failure != nil && failure.after > 0:
 		return ctrl.Result{RequeueAfter: failure.after}, nil // the connection's own limit said when
-	}
-	if failure != nil && failure.retry {
+	case failure != nil && failure.retry:
 		return ctrl.Result{}, err // transient: the queue backs off
 	}
-	return ctrl.Result{RequeueAfter: r.requeueAfter(k)}, nil
+	return r.scheduleResync(k), nil
+}
+
+// scheduleResync schedules the key's next background check at low priority, so
+// that changed keys are reconciled first (controller-runtime's priority
+// queue), and tells the gate when it is due.
+func (r *DeveloperAppKeyReconciler) scheduleResync(k *apigeev1alpha1.DeveloperAppKey) ctrl.Result {
+	d := r.requeueAfter(k)
+	r.gates.resyncAt(types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, r.now().Add(d))
+	return ctrl.Result{RequeueAfter: d, Priority: new(handler.LowPriority)}
 }
 
 // requeueAfter is the resync interval, or sooner when a rotated-out key is
@@ -203,6 +242,7 @@ func (r *DeveloperAppKeyReconciler) setup(mgr ctrl.Manager, secrets *secretWatch
 		Named("developerappkey").
 		For(&apigeev1alpha1.DeveloperAppKey{}, builder.WithPredicates(keyChanged())).
 		WatchesMetadata(secretMetadata(), secrets.toKeys()).
+		WatchesRawSource(source.Channel(r.gates.wake, &handler.EnqueueRequestForObject{})).
 		Watches(&apigeev1alpha1.ApigeeConnection{}, connectionToKeys(r.client, "ApigeeConnection")).
 		Watches(&apigeev1alpha1.ClusterApigeeConnection{}, connectionToKeys(r.client, "ClusterApigeeConnection")).
 		Complete(r)

@@ -16,6 +16,10 @@ type conditionError struct {
 	// after, for a retry, is when to come back instead of backing off: the
 	// connection's own rate limit said so.
 	after time.Duration
+	// wait: the organization cannot take the key now (no budget, not
+	// answering); nothing failed. The key waits for its turn (orgGates)
+	// instead of retrying, and a Ready key stays Ready.
+	wait bool
 }
 
 func (e *conditionError) Error() string { return e.reason + ": " + e.message }
@@ -44,12 +48,24 @@ func classify(err error) *conditionError {
 	case apigee.ClassForbidden:
 		return &conditionError{reason: apigeev1alpha1.ReasonForbidden, message: err.Error()}
 	case apigee.ClassRateLimited:
-		return &conditionError{reason: apigeev1alpha1.ReasonRateLimited, message: err.Error(), retry: true, after: ownLimitDelay(err)}
+		if d := ownLimitDelay(err); d > 0 {
+			return &conditionError{reason: apigeev1alpha1.ReasonRateLimited, message: err.Error(), retry: true, after: d}
+		}
+		return &conditionError{reason: apigeev1alpha1.ReasonRateLimited, wait: true, message: "waiting for the organization's call budget " +
+			"(its rate limit, or Apigee's answer 429); keys of other organizations are not held up"}
 	case apigee.ClassUnavailable:
+		if hasReason(err, apigee.ReasonOrganizationUnreachable) {
+			return &conditionError{reason: apigeev1alpha1.ReasonUnreachable, message: err.Error(), wait: true}
+		}
 		return &conditionError{reason: apigeev1alpha1.ReasonUnreachable, message: err.Error(), retry: true}
 	}
 	// Kubernetes API errors and anything unexpected: retry with backoff.
 	return &conditionError{reason: apigeev1alpha1.ReasonReconcileFailed, message: err.Error(), retry: true}
+}
+
+func hasReason(err error, reason string) bool {
+	var e *apigee.Error
+	return errors.As(err, &e) && e.Reason == reason
 }
 
 // ownLimitDelay is how long the connection's own rateLimit asked to wait,

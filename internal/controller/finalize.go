@@ -118,6 +118,9 @@ func (r *DeveloperAppKeyReconciler) deleteManagedKeys(ctx context.Context, k *ap
 	if err != nil {
 		return deletionBlocked(err)
 	}
+	if err := r.enterOrganization(k, conn); err != nil {
+		return err
+	}
 	rec, ok := recordedLocation(k, target)
 	if ok {
 		if err := r.deleteRecordedKeys(ctx, c, k, rec); err != nil {
@@ -256,6 +259,9 @@ func (r *DeveloperAppKeyReconciler) releaseSecret(ctx context.Context, k *apigee
 // deleted, so it never hangs without a way out.
 func deletionBlocked(err error) error {
 	f := classify(err)
+	if f.wait {
+		return f // its turn with the organization will come
+	}
 	return &conditionError{reason: apigeev1alpha1.ReasonDeleting, retry: f.retry, message: fmt.Sprintf(
 		"cannot delete the Apigee key (%s: %s); fix that, or set spec.deletionPolicy: Orphan to keep the key in Apigee and release the object",
 		f.reason, f.message)}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -13,8 +14,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -40,7 +43,7 @@ func (p *connectionProber) reconcileObject(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
-		p.connections.Forget(obj.GetUID())
+		p.connections.Forget(obj)
 		p.metrics.forget(kind, req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
@@ -63,13 +66,14 @@ func (p *connectionProber) setup(mgr ctrl.Manager, r reconcile.Reconciler, kind 
 		Named(strings.ToLower(kind)).
 		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesMetadata(secretMetadata(), secrets.toConnections(apigeev1alpha1.GroupVersion.WithKind(kind))).
+		WatchesRawSource(source.Channel(p.connections.changed[kind], &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
 
 // reconcile probes conn and writes its status if it changed.
 func (p *connectionProber) reconcile(ctx context.Context, conn *connection) (ctrl.Result, error) {
 	before := conn.status.DeepCopy()
-	cond, retry := p.probe(ctx, conn)
+	cond, after, retry := p.probe(ctx, conn)
 	cond.ObservedGeneration = conn.object.GetGeneration()
 	meta.SetStatusCondition(&conn.status.Conditions, cond)
 	conn.status.ObservedGeneration = conn.object.GetGeneration()
@@ -81,29 +85,45 @@ func (p *connectionProber) reconcile(ctx context.Context, conn *connection) (ctr
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
-	if retry != nil {
+	switch {
+	case after > 0:
+		return ctrl.Result{RequeueAfter: after}, nil // the next trial of an unreachable organization
+	case retry != nil:
 		return ctrl.Result{}, retry // transient: let the queue back off
 	}
 	return ctrl.Result{RequeueAfter: p.interval}, nil
 }
 
-// probe returns the Ready condition and, for transient failures, an error
-// to retry with backoff.
-func (p *connectionProber) probe(ctx context.Context, conn *connection) (metav1.Condition, error) {
+// probe returns the Ready condition and either when to try again (the
+// organization is not answering) or, for other transient failures, an
+// error to retry with backoff. While the organization is unreachable the
+// probe makes the trial call that reopens it to every key.
+func (p *connectionProber) probe(ctx context.Context, conn *connection) (metav1.Condition, time.Duration, error) {
 	c, err := p.connections.ClientFor(ctx, conn)
 	if err == nil {
 		err = c.Probe(ctx)
 	}
 	if err == nil {
 		return readyCondition(metav1.ConditionTrue, apigeev1alpha1.ReasonAuthenticated,
-			"Authenticated to organization "+conn.spec.Organization), nil
+			"Authenticated to organization "+conn.spec.Organization), 0, nil
+	}
+	if st := p.connections.healthOf(conn).Status(); !st.Reachable {
+		return readyCondition(metav1.ConditionFalse, apigeev1alpha1.ReasonUnreachable, unreachableMessage(conn, st)),
+			max(time.Until(st.NextTrial), time.Second), nil
 	}
 	reason, message, transient := connectionReason(err)
 	cond := readyCondition(metav1.ConditionFalse, reason, message)
 	if transient {
-		return cond, err
+		return cond, 0, err
 	}
-	return cond, nil
+	return cond, 0, nil
+}
+
+// unreachableMessage tells people what an unreachable organization means.
+func unreachableMessage(conn *connection, st apigee.HealthStatus) string {
+	return fmt.Sprintf("organization %s at %s is not answering: %d calls in a row failed (last: %s). "+
+		"Calls to it are held and its keys wait without holding up other organizations; next trial call at %s",
+		conn.spec.Organization, origin(conn.spec.EffectiveEndpoint()), st.Failures, st.Last, st.NextTrial.UTC().Format(time.RFC3339))
 }
 
 // connectionReason maps a probe error to a reason, a message and whether

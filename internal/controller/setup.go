@@ -29,6 +29,13 @@ type Options struct {
 	// Tenancy is what the operator lends to connections: its ambient
 	// identity and each organization's call budget.
 	Tenancy Tenancy
+	// CallTimeout bounds each Apigee call; default connect.DefaultTimeout.
+	CallTimeout time.Duration
+	// OrganizationConcurrency is how many keys of one organization are
+	// reconciled at once; default half the manager's workers (at least
+	// one), so an organization that is slow or hangs leaves the other
+	// half to every other organization.
+	OrganizationConcurrency int
 }
 
 // DefaultExpiryWarningWindow is how long before expiry a key is reported
@@ -42,6 +49,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry), o.Tenancy)
+	conns.callTimeout = o.CallTimeout
+	if o.OrganizationConcurrency <= 0 {
+		o.OrganizationConcurrency = max(1, mgr.GetControllerOptions().MaxConcurrentReconciles/2)
+	}
+	gates := newOrgGates(o.OrganizationConcurrency, o.Now)
+	conns.onHealth = gates.reachable
 	secrets := &secretWatch{client: mgr.GetClient()}
 	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval,
 		metrics: newConnectionMetrics(metrics.Registry)}
@@ -53,7 +66,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	keys := &DeveloperAppKeyReconciler{
 		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), connections: conns,
-		snapshots: newAppSnapshots(o.SnapshotTTL, o.Now), recorder: mgr.GetEventRecorder("apigee-key-operator"),
+		snapshots: newAppSnapshots(o.SnapshotTTL, o.Now), gates: gates, recorder: mgr.GetEventRecorder("apigee-key-operator"),
 		metrics: newKeyMetrics(metrics.Registry), resync: o.ResyncInterval, now: o.Now, expiryWarning: o.ExpiryWarningWindow,
 	}
 	return keys.setup(mgr, secrets)

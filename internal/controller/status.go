@@ -70,9 +70,9 @@ func conditionsFor(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *cond
 	ok := metav1.Condition{Type: apigeev1alpha1.ConditionSynced, Status: metav1.ConditionTrue,
 		Reason: apigeev1alpha1.ReasonReconcileSucceeded, Message: "The last reconcile succeeded"}
 	switch {
-	case failure != nil && failure.retry && expired(&k.Status, now):
+	case failure != nil && (failure.retry || failure.wait) && expired(&k.Status, now):
 		return stateCondition(k, nil, now, window), failed(failure)
-	case failure != nil && failure.retry && readyTrue(k):
+	case failure != nil && (failure.retry || failure.wait) && readyTrue(k):
 		// A transient failure does not make a working key unready.
 		ready = *meta.FindStatusCondition(k.Status.Conditions, apigeev1alpha1.ConditionReady)
 		return ready, failed(failure)
@@ -120,7 +120,7 @@ func (r *DeveloperAppKeyReconciler) writeStatus(ctx context.Context, k *apigeev1
 // a failure, or to a state that makes the key useless (expired, revoked
 // app), not on every resync.
 func (r *DeveloperAppKeyReconciler) warnOnNewFailure(k *apigeev1alpha1.DeveloperAppKey, previousReason string, f *conditionError) {
-	if f != nil && f.reason != previousReason {
+	if f != nil && f.reason != previousReason && !(f.wait && f.reason == apigeev1alpha1.ReasonRateLimited) {
 		r.event(k, corev1.EventTypeWarning, f.reason, "Reconcile", f.message)
 		return
 	}

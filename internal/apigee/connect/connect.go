@@ -28,7 +28,9 @@ const (
 )
 
 // DefaultTimeout bounds one HTTP attempt, whatever the caller's context.
-const DefaultTimeout = 60 * time.Second
+// Management calls answer within a second or two; a call that takes half a
+// minute is treated as a sign the organization is not answering.
+const DefaultTimeout = 30 * time.Second
 
 // Config describes one connection.
 type Config struct {
@@ -55,6 +57,9 @@ type Config struct {
 	// Limiters shares one limiter per organization between connections;
 	// nil: a registry shared by every connection in the process.
 	Limiters *apigee.LimiterRegistry
+	// Health shares one circuit breaker per organization between
+	// connections; nil: none.
+	Health *apigee.HealthRegistry
 	// Metrics records requests; nil: none.
 	Metrics *apigee.Metrics
 	// Retry bounds retries; the zero value means the defaults.
@@ -111,6 +116,9 @@ func trafficOptions(cfg Config, endpoint string, start apigee.Rate) apigee.Trans
 		limiters = processLimiters
 	}
 	opts := apigee.TransportOptions{Organization: cfg.Organization, Metrics: cfg.Metrics}
+	if cfg.Health != nil {
+		opts.Health = cfg.Health.Organization(endpoint, cfg.Organization)
+	}
 	if budget := (apigee.Rate{PerMinute: cfg.RequestsPerMinute, Burst: cfg.Burst}); budget.PerMinute > 0 {
 		opts.Limiter = limiters.SetOrganization(endpoint, cfg.Organization, budget)
 	} else {

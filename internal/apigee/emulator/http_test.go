@@ -419,3 +419,16 @@ func TestXKeyActionNoContent(t *testing.T) {
 		t.Errorf("body %q, want none", r.body)
 	}
 }
+
+// TestTooBigBody: a body over 1 MiB is refused, whole, before anything is
+// changed (the emulator reads bodies before any injected latency).
+func TestTooBigBody(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) {
+			f := newFixture(t, nil)
+			big := `{"consumerKey":"k","consumerSecret":"s","attributes":[{"name":"pad","value":"` + strings.Repeat("x", maxBody) + `"}]}`
+			f.mustDo(t, d, 400, "POST", app1+"/keys/create", big)
+			f.mustDo(t, d, 404, "GET", keyPath("k"), "") // not created
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,6 +26,14 @@ func (e *Emulator) serve(wr wire, w http.ResponseWriter, r *http.Request) {
 	defer record(0) // nothing written: dropped, or the client went away
 	sw := &statusWriter{ResponseWriter: w, onStatus: record}
 
+	// Read the request before any injected latency, as a server does:
+	// only then does net/http notice a client that gives up (a timeout),
+	// so a slow or hanging answer ends with the client's request.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		r.Body = io.NopCloser(failingReader{err})
+	}
 	plan := e.planFaults(rt.op)
 	if !sleep(r, plan.latency) {
 		return // client gave up while we were slow
@@ -44,6 +53,11 @@ func (e *Emulator) serve(wr wire, w http.ResponseWriter, r *http.Request) {
 	}
 	e.dispatch(wr, sw, r, rt)
 }
+
+// failingReader fails every read with its error (a body read too large).
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
 
 // admit checks auth, the route, the organization and the quota.
 func (e *Emulator) admit(r *http.Request, rt route) *apiError {

@@ -1,0 +1,336 @@
+package controller
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"golang.org/x/time/rate"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+)
+
+// orgGates decide when a key's reconcile may talk to its organization, so
+// that no worker waits on one organization while other organizations'
+// keys are queued.
+//
+// Why this design: controller-runtime gives a controller one work queue
+// and one pool of workers. A reconcile that waited inside an
+// organization's rate limiter, or on an endpoint that hangs, held a worker;
+// enough of them and every other organization's keys waited too.
+// Requeueing after the limiter's delay frees the worker, but every
+// throttled key then comes back at the same instant to find the budget
+// spent again; worker pools per organization would need a second queue
+// beside controller-runtime's. A gate instead keeps, per organization, the
+// keys waiting for a turn, in order (changed keys before resyncs), and puts
+// them back on the controller's queue when the organization can serve
+// them: it answers, it has budget, and fewer than maxActive of its keys are
+// being reconciled. Calls still take their tokens from the organization's
+// limiter, so its limit holds exactly, and wait at most a second for one.
+type orgGates struct {
+	maxActive int
+	now       func() time.Time
+	wake      chan event.GenericEvent
+
+	mu    sync.Mutex
+	lanes map[string]*orgLane
+	// active maps a key being reconciled to its organization, invited a
+	// key woken for its turn.
+	active, invited map[types.NamespacedName]string
+	// resyncDue is when each key's resync was scheduled: a key back
+	// before that came for a change, and goes first.
+	resyncDue map[types.NamespacedName]time.Time
+}
+
+// orgLane is one organization's turns.
+type orgLane struct {
+	key     string
+	limiter *rate.Limiter
+	health  *apigee.Health
+	active  map[types.NamespacedName]bool
+	// invited keys were put back on the queue for their turn, kept until.
+	invited map[types.NamespacedName]time.Time
+	// changed and resync wait in arrival order; waiting indexes both.
+	changed, resync []types.NamespacedName
+	waiting         map[types.NamespacedName]bool
+	timer           *time.Timer
+	timerAt         time.Time
+}
+
+// inviteTTL is how long a woken key's turn is kept for it; a key that
+// does not come back (deleted meanwhile) gives its turn to the next.
+const inviteTTL = 10 * time.Second
+
+func newOrgGates(maxActive int, now func() time.Time) *orgGates {
+	return &orgGates{
+		maxActive: max(1, maxActive), now: now, wake: make(chan event.GenericEvent, 1024),
+		lanes: map[string]*orgLane{}, active: map[types.NamespacedName]string{}, invited: map[types.NamespacedName]string{},
+		resyncDue: map[types.NamespacedName]time.Time{},
+	}
+}
+
+// enter lets key's reconcile talk to the organization (orgKey, with its
+// limiter and health), or parks it and says why. changed says the key's
+// spec is not yet observed or it is not Ready. A key that enters must
+// leave when its reconcile ends.
+func (g *orgGates) enter(orgKey string, limiter *rate.Limiter, health *apigee.Health, key types.NamespacedName, org string, changed bool) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	lane := g.lane(orgKey, limiter, health)
+	now := g.now()
+	lane.expireInvitations(now)
+	urgent := changed || g.early(key, now)
+	if _, ok := lane.invited[key]; ok || lane.active[key] {
+		g.admit(lane, key)
+		return nil
+	}
+	if st := health.Status(); !st.Reachable {
+		lane.park(key, urgent)
+		return unreachable(org, st)
+	}
+	if lane.hasRoom(g.maxActive) && lane.nobodyAhead(urgent) && lane.tokens(now) >= float64(1+len(lane.invited)) {
+		g.admit(lane, key)
+		return nil
+	}
+	lane.park(key, urgent)
+	g.pump(lane, now)
+	return waitingForTurn(org)
+}
+
+// leave ends key's turn; parkAgain keeps it waiting first in line (its
+// reconcile stopped for want of budget, not for good). A key woken that
+// ended its reconcile without entering (it had nothing to do there) gives
+// its turn to the next.
+func (g *orgGates) leave(key types.NamespacedName, parkAgain bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if orgKey, ok := g.invited[key]; ok {
+		delete(g.invited, key)
+		if lane := g.lanes[orgKey]; lane != nil {
+			delete(lane.invited, key)
+			g.pump(lane, g.now())
+		}
+	}
+	orgKey, ok := g.active[key]
+	if !ok {
+		return
+	}
+	delete(g.active, key)
+	lane := g.lanes[orgKey]
+	delete(lane.active, key)
+	if parkAgain {
+		lane.parkFirst(key)
+	}
+	g.pump(lane, g.now())
+}
+
+// resyncAt records when key's resync is due.
+func (g *orgGates) resyncAt(key types.NamespacedName, at time.Time) {
+	g.mu.Lock()
+	g.resyncDue[key] = at
+	g.mu.Unlock()
+}
+
+// forget drops a deleted key.
+func (g *orgGates) forget(key types.NamespacedName) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.resyncDue, key)
+	for _, lane := range g.lanes {
+		lane.unpark(key)
+	}
+}
+
+// reachable wakes an organization's keys once it answers again.
+func (g *orgGates) reachable(orgKey string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if lane, ok := g.lanes[orgKey]; ok {
+		g.pump(lane, g.now())
+	}
+}
+
+// early: a key back before its resync was due came for a change (its
+// Secret, say). A key with no resync recorded (the operator just started)
+// came for its resync.
+func (g *orgGates) early(key types.NamespacedName, now time.Time) bool {
+	due, ok := g.resyncDue[key]
+	return ok && now.Before(due.Add(-time.Second))
+}
+
+func (g *orgGates) lane(orgKey string, limiter *rate.Limiter, health *apigee.Health) *orgLane {
+	lane, ok := g.lanes[orgKey]
+	if !ok {
+		lane = &orgLane{key: orgKey, active: map[types.NamespacedName]bool{},
+			invited: map[types.NamespacedName]time.Time{}, waiting: map[types.NamespacedName]bool{}}
+		g.lanes[orgKey] = lane
+	}
+	lane.limiter, lane.health = limiter, health
+	return lane
+}
+
+func (g *orgGates) admit(lane *orgLane, key types.NamespacedName) {
+	delete(lane.invited, key)
+	delete(g.invited, key)
+	lane.unpark(key)
+	lane.active[key] = true
+	g.active[key] = lane.key
+}
+
+// pump wakes waiting keys while the organization can take them, and sets
+// a timer for when it can take more. g.mu is held.
+func (g *orgGates) pump(lane *orgLane, now time.Time) {
+	lane.expireInvitations(now)
+	var woken []types.NamespacedName
+	for len(lane.waiting) > 0 && lane.hasRoom(g.maxActive) && lane.health.Status().Reachable {
+		need := float64(1 + len(lane.invited))
+		if tokens := lane.tokens(now); tokens < need {
+			g.schedule(lane, now.Add(lane.timeFor(need-tokens)))
+			break
+		}
+		key := lane.next()
+		lane.invited[key] = now.Add(inviteTTL)
+		g.invited[key] = lane.key
+		woken = append(woken, key)
+	}
+	if len(lane.invited) > 0 && len(lane.waiting) > 0 {
+		g.schedule(lane, lane.firstExpiry())
+	}
+	if len(woken) > 0 {
+		go g.send(woken)
+	}
+}
+
+func (g *orgGates) send(keys []types.NamespacedName) {
+	for _, k := range keys {
+		g.wake <- event.GenericEvent{Object: &apigeev1alpha1.DeveloperAppKey{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
+	}
+}
+
+// schedule makes sure the lane is pumped again at at (or earlier).
+func (g *orgGates) schedule(lane *orgLane, at time.Time) {
+	if lane.timer != nil && !lane.timerAt.After(at) {
+		return
+	}
+	if lane.timer != nil {
+		lane.timer.Stop()
+	}
+	lane.timerAt = at
+	lane.timer = time.AfterFunc(max(at.Sub(g.now()), time.Millisecond), func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		lane.timer = nil
+		g.pump(lane, g.now())
+	})
+}
+
+func (l *orgLane) hasRoom(maxActive int) bool {
+	return len(l.active)+len(l.invited) < maxActive
+}
+
+// nobodyAhead: no key waits that should go before this one.
+func (l *orgLane) nobodyAhead(urgent bool) bool {
+	return len(l.changed) == 0 && (urgent || len(l.resync) == 0)
+}
+
+// tokens the organization's budget holds now (Inf: no limit).
+func (l *orgLane) tokens(now time.Time) float64 {
+	if l.limiter == nil || l.limiter.Limit() == rate.Inf {
+		return float64(1 << 30)
+	}
+	return l.limiter.TokensAt(now)
+}
+
+// timeFor is how long the budget takes to add n tokens.
+func (l *orgLane) timeFor(n float64) time.Duration {
+	perSecond := float64(l.limiter.Limit())
+	if perSecond <= 0 {
+		return time.Minute
+	}
+	return time.Duration(n / perSecond * float64(time.Second))
+}
+
+// park queues key unless it waits already; a change moves a key waiting
+// for its resync to the changed line.
+func (l *orgLane) park(key types.NamespacedName, urgent bool) {
+	if l.waiting[key] {
+		if urgent && slices.Contains(l.resync, key) {
+			l.resync = slices.DeleteFunc(l.resync, func(k types.NamespacedName) bool { return k == key })
+			l.changed = append(l.changed, key)
+		}
+		return
+	}
+	l.waiting[key] = true
+	if urgent {
+		l.changed = append(l.changed, key)
+	} else {
+		l.resync = append(l.resync, key)
+	}
+}
+
+// parkFirst queues key before every other.
+func (l *orgLane) parkFirst(key types.NamespacedName) {
+	l.unpark(key)
+	l.waiting[key] = true
+	l.changed = slices.Insert(l.changed, 0, key)
+}
+
+func (l *orgLane) unpark(key types.NamespacedName) {
+	if !l.waiting[key] {
+		return
+	}
+	delete(l.waiting, key)
+	match := func(k types.NamespacedName) bool { return k == key }
+	l.changed = slices.DeleteFunc(l.changed, match)
+	l.resync = slices.DeleteFunc(l.resync, match)
+}
+
+// next takes the first waiting key, changed keys first.
+func (l *orgLane) next() types.NamespacedName {
+	line := &l.resync
+	if len(l.changed) > 0 {
+		line = &l.changed
+	}
+	key := (*line)[0]
+	*line = (*line)[1:]
+	delete(l.waiting, key)
+	return key
+}
+
+func (l *orgLane) expireInvitations(now time.Time) {
+	for k, until := range l.invited {
+		if now.After(until) {
+			delete(l.invited, k) // g.invited's entry goes when the key leaves or is forgotten
+		}
+	}
+}
+
+func (l *orgLane) firstExpiry() time.Time {
+	var first time.Time
+	for _, until := range l.invited {
+		if first.IsZero() || until.Before(first) {
+			first = until
+		}
+	}
+	return first.Add(time.Millisecond)
+}
+
+// waitingForTurn is a key parked until its organization can take it: not
+// a failure, so a Ready key stays Ready.
+func waitingForTurn(org string) error {
+	return &conditionError{reason: apigeev1alpha1.ReasonRateLimited, wait: true, message: fmt.Sprintf(
+		"waiting for a turn within organization %s's call budget; keys of other organizations are not held up", org)}
+}
+
+// unreachable is a key parked until its organization answers again.
+func unreachable(org string, st apigee.HealthStatus) error {
+	return &conditionError{reason: apigeev1alpha1.ReasonUnreachable, wait: true, message: fmt.Sprintf(
+		"organization %s is not answering (%d calls in a row failed; last: %s); its keys are retried when a trial call, "+
+			"next at %s, succeeds (see the connection's Ready condition)", org, st.Failures, st.Last, st.NextTrial.UTC().Format(time.RFC3339))}
+}

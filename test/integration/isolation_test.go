@@ -1,0 +1,180 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv"
+)
+
+// createKeys makes n keys named prefix-i on orders-app through connRef.
+func createKeys(t *testing.T, ns, prefix string, n int, connRef apigeev1alpha1.ConnectionReference) []string {
+	t.Helper()
+	var names []string
+	for i := range n {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		create(t, credentialsSecret(ns, name, fmt.Sprintf("%s%sKey%d", prefix, ns, i), fmt.Sprintf("%sSecret%d", prefix, i)))
+		k := newKey(ns, name, name)
+		k.Spec.ConnectionRef = connRef
+		create(t, k)
+		names = append(names, name)
+	}
+	return names
+}
+
+// readyCount is how many of the keys are Ready.
+func readyCount(t *testing.T, ns string, names []string) int {
+	t.Helper()
+	n := 0
+	for _, name := range names {
+		if meta.IsStatusConditionTrue(get(t, ns, name).Status.Conditions, apigeev1alpha1.ConditionReady) {
+			n++
+		}
+	}
+	return n
+}
+
+// maxInWindow is the most calls any window of length w holds.
+func maxInWindow(calls []emulator.Call, w time.Duration) int {
+	at := make([]time.Time, len(calls))
+	for i, c := range calls {
+		at[i] = c.At
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	most, j := 0, 0
+	for i := range at {
+		for at[i].Sub(at[j]) >= w {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	return most
+}
+
+// TestThrottledOrganizationHoldsNoOneElse: organization A's budget is 120
+// calls a minute (an administrator's ClusterApigeeConnection) and it has a
+// backlog of keys to import. Organization B's new keys, applied after A's,
+// are Ready within 10 seconds: no worker waits on A's budget while B's
+// keys are queued. A's calls stay within its budget throughout, and A
+// keeps making progress.
+func TestThrottledOrganizationHoldsNoOneElse(t *testing.T) {
+	a, nsA := setup(t, emulator.X)
+	budget := &apigeev1alpha1.ClusterApigeeConnection{ObjectMeta: metav1.ObjectMeta{Name: "throttled-" + nsA},
+		Spec: apigeev1alpha1.ClusterApigeeConnectionSpec{
+			AllowedNamespaces:    apigeev1alpha1.AllowedNamespaces{Names: []string{nsA}},
+			ApigeeConnectionSpec: connectionSpec(a, a.srv.URL, apigeev1alpha1.SecretReference{Namespace: nsA, Name: "apigee-token"})}}
+	budget.Spec.RateLimit = &apigeev1alpha1.RateLimit{RequestsPerMinute: 120, Burst: 4}
+	create(t, budget)
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), budget) })
+	eventually(t, "cluster connection Ready", func() (bool, string) {
+		got := &apigeev1alpha1.ClusterApigeeConnection{}
+		if err := k8s.Get(context.Background(), types.NamespacedName{Name: budget.Name}, got); err != nil {
+			return false, err.Error()
+		}
+		return meta.IsStatusConditionTrue(got.Status.Conditions, apigeev1alpha1.ConditionReady), "not Ready"
+	})
+	a.emu.ResetCalls()
+	backlog := createKeys(t, nsA, "a", 40, apigeev1alpha1.ConnectionReference{Kind: "ClusterApigeeConnection", Name: budget.Name})
+	eventually(t, "A's backlog under way", func() (bool, string) {
+		n := len(withoutProbes(a.emu.CallLog()))
+		return n >= 8, fmt.Sprintf("%d calls to A", n)
+	})
+
+	b, nsB := setup(t, emulator.X)
+	start := time.Now()
+	keysB := createKeys(t, nsB, "b", 10, apigeev1alpha1.ConnectionReference{Name: "prod"})
+	testenv.Eventually(t, 10*time.Second, "B's keys Ready within 10 s", func() (bool, string) {
+		n := readyCount(t, nsB, keysB)
+		return n == len(keysB), fmt.Sprintf("%d of %d Ready", n, len(keysB))
+	})
+	t.Logf("B's %d keys Ready in %s while A had %d keys waiting", len(keysB), time.Since(start).Round(time.Millisecond),
+		len(backlog)-readyCount(t, nsA, backlog))
+	if got := len(b.emu.CallLog()); got == 0 {
+		t.Fatal("B's keys converged without calls")
+	}
+
+	eventually(t, "A keeps making progress", func() (bool, string) {
+		n := readyCount(t, nsA, backlog)
+		return n >= 4, fmt.Sprintf("%d of A's keys Ready", n)
+	})
+	calls := a.emu.CallLog()
+	// 120 a minute is 2 a second, after a burst of 4 (one more for calls
+	// stamped at the edge of a window).
+	for _, w := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second} {
+		allowed := 4 + int(2*w.Seconds()) + 1
+		if got := maxInWindow(calls, w); got > allowed {
+			t.Errorf("A got %d calls within %s; its budget allows %d", got, w, allowed)
+		}
+	}
+	if n := readyCount(t, nsA, backlog); n == len(backlog) {
+		t.Errorf("A's whole backlog converged: the test did not hold A throttled while B's keys ran")
+	}
+}
+
+// TestHangingOrganizationHoldsNoOneElse: organization A's endpoint accepts
+// requests and never answers. Its calls time out (the suite's call timeout
+// is 3 s), it is marked unreachable after five in a row, and its
+// connection says so with reason Unreachable; its keys wait for the
+// connection without calls. B's keys, applied meanwhile, converge. When A answers again, a
+// trial call reopens it and A's keys converge.
+func TestHangingOrganizationHoldsNoOneElse(t *testing.T) {
+	a, nsA := setup(t, emulator.X)
+	a.emu.InjectFault(emulator.Fault{Latency: time.Hour}) // accepts, never answers
+	keysA := createKeys(t, nsA, "a", 6, apigeev1alpha1.ConnectionReference{Name: "prod"})
+
+	b, nsB := setup(t, emulator.X)
+	keysB := createKeys(t, nsB, "b", 5, apigeev1alpha1.ConnectionReference{Name: "prod"})
+	testenv.Eventually(t, 20*time.Second, "B's keys Ready", func() (bool, string) {
+		n := readyCount(t, nsB, keysB)
+		return n == len(keysB), fmt.Sprintf("%d of %d Ready", n, len(keysB))
+	})
+	if len(b.emu.CallLog()) == 0 {
+		t.Fatal("B's keys converged without calls")
+	}
+
+	cond := waitConnectionReason(t, nsA, "prod", apigeev1alpha1.ReasonUnreachable)
+	if !containsText(cond.Message, "not answering") || !containsText(cond.Message, "no answer within") {
+		t.Errorf("A's connection message should say it is not answering and why: %q", cond.Message)
+	}
+	// A's keys wait on their connection, and say why.
+	k := waitReason(t, nsA, keysA[0], apigeev1alpha1.ReasonConnectionNotReady)
+	if msg := readyCondition(k).Message; !containsText(msg, "(Unreachable)") {
+		t.Errorf("A's key should name its connection's reason: %q", msg)
+	}
+
+	// Unreachable, A costs no calls but the connection's trials: one per
+	// cool-down (5 s, then 10 s, ...).
+	before := len(a.emu.CallLog())
+	time.Sleep(6 * time.Second) // a quiet period is what is measured here
+	if extra := len(a.emu.CallLog()) - before; extra > 2 {
+		t.Errorf("A got %d calls in 6 s while unreachable; want at most the trials (2)", extra)
+	}
+
+	a.emu.ClearFaults()
+	testenv.Eventually(t, 90*time.Second, "A's connection Ready again", func() (bool, string) {
+		c := &apigeev1alpha1.ApigeeConnection{}
+		if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: nsA, Name: "prod"}, c); err != nil {
+			return false, err.Error()
+		}
+		found := meta.FindStatusCondition(c.Status.Conditions, apigeev1alpha1.ConditionReady)
+		return found != nil && found.Status == metav1.ConditionTrue, fmt.Sprint(found)
+	})
+	testenv.Eventually(t, 60*time.Second, "A's keys converge", func() (bool, string) {
+		n := readyCount(t, nsA, keysA)
+		return n == len(keysA), fmt.Sprintf("%d of %d Ready", n, len(keysA))
+	})
+	for _, name := range keysA {
+		if c := a.key(t, appName, fmt.Sprintf("a%sKey%s", nsA, name[len("a-"):])); c == nil || len(c.Products) != 2 {
+			t.Errorf("%s: %v", name, describe(c))
+		}
+	}
+}
