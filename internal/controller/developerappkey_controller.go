@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"time"
 
@@ -212,13 +213,14 @@ func (r *DeveloperAppKeyReconciler) scheduleResync(k *apigeev1alpha1.DeveloperAp
 	return ctrl.Result{RequeueAfter: d, Priority: new(handler.LowPriority)}
 }
 
-// requeueAfter is the resync interval, or sooner when a rotated-out key is
-// due for retirement.
+// requeueAfter is the time until the key's app's next resync slot, or
+// sooner when a lifecycle event or a rotated-out key's retirement is due.
 func (r *DeveloperAppKeyReconciler) requeueAfter(k *apigeev1alpha1.DeveloperAppKey) time.Duration {
-	d := r.resync
+	interval := r.resync
 	if k.Spec.ResyncInterval != nil && k.Spec.ResyncInterval.Duration > 0 {
-		d = k.Spec.ResyncInterval.Duration
+		interval = k.Spec.ResyncInterval.Duration
 	}
+	d := untilAppSlot(appOf(k), interval, r.now())
 	if until, ok := nextLifecycleEvent(&k.Status, r.now(), r.expiryWarning); ok && until < d {
 		d = until
 	}
@@ -230,6 +232,27 @@ func (r *DeveloperAppKeyReconciler) requeueAfter(k *apigeev1alpha1.DeveloperAppK
 		}
 	}
 	return d
+}
+
+// untilAppSlot is the time until the app's next resync slot: one every
+// interval, at an offset fixed by the app. The keys of one app thus come
+// due together, and one GET app observes them all (appSnapshots), while
+// apps spread evenly over the interval instead of resyncing in a burst.
+func untilAppSlot(app string, interval time.Duration, now time.Time) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(app))
+	slot := now.Truncate(interval).Add(time.Duration(h.Sum64() % uint64(interval)))
+	for !slot.After(now) {
+		slot = slot.Add(interval)
+	}
+	return slot.Sub(now)
+}
+
+// appOf names the app a key's resyncs are grouped by: the app as its
+// connection reaches it (keys of one app behind different connections do
+// not share reads).
+func appOf(k *apigeev1alpha1.DeveloperAppKey) string {
+	return connectionIndexValue(k) + "|" + normalDeveloper(k.Spec.Developer) + "|" + k.Spec.App
 }
 
 // event records an Event; notes never contain key or secret values.

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
@@ -17,8 +19,9 @@ import (
 type appSnapshots struct {
 	ttl   time.Duration
 	now   func() time.Time
-	mu    sync.Mutex
-	cache map[string]map[string]appSnapshot // location, then connection
+	mu     sync.Mutex
+	cache  map[string]map[string]appSnapshot // location, then connection
+	flight singleflight.Group
 }
 
 type appSnapshot struct {
@@ -47,17 +50,25 @@ func (s *appSnapshots) get(ctx context.Context, c apigee.Client, conn string, lo
 	if ok && s.now().Sub(snap.taken) < s.ttl {
 		return snap.app.Clone(), nil
 	}
-	a, err := c.GetApp(ctx, loc.Developer, loc.App)
+	// Keys of one app come due together (untilAppSlot): the first read
+	// serves those that ask while it is under way, too.
+	v, err, _ := s.flight.Do(id+"\x00"+conn, func() (any, error) {
+		a, err := c.GetApp(ctx, loc.Developer, loc.App)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.cache[id] == nil {
+			s.cache[id] = map[string]appSnapshot{}
+		}
+		s.cache[id][conn] = appSnapshot{app: a.Clone(), taken: s.now()}
+		s.mu.Unlock()
+		return a, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	if s.cache[id] == nil {
-		s.cache[id] = map[string]appSnapshot{}
-	}
-	s.cache[id][conn] = appSnapshot{app: a.Clone(), taken: s.now()}
-	s.mu.Unlock()
-	return a, nil
+	return v.(*apigee.App).Clone(), nil
 }
 
 // drop forgets the app's snapshots, through every connection, after a
