@@ -17,8 +17,8 @@ import (
 // is shared only between users of one connection: another connection may
 // hold other credentials, and must not see what this one may read.
 type appSnapshots struct {
-	ttl   time.Duration
-	now   func() time.Time
+	ttl    time.Duration
+	now    func() time.Time
 	mu     sync.Mutex
 	cache  map[string]map[string]appSnapshot // location, then connection
 	flight singleflight.Group
