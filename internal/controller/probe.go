@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -30,6 +31,36 @@ type connectionProber struct {
 	connections *Connections
 	interval    time.Duration
 	metrics     *connectionMetrics
+	probing     inFlight
+}
+
+// probeTurn is when a namespace's connection waiting for its turn to be
+// probed comes back.
+const probeTurn = 2 * time.Second
+
+// inFlight notes which namespaces have a probe under way.
+type inFlight struct {
+	mu  sync.Mutex
+	set map[string]bool
+}
+
+func (f *inFlight) start(ns string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.set[ns] {
+		return false
+	}
+	if f.set == nil {
+		f.set = map[string]bool{}
+	}
+	f.set[ns] = true
+	return true
+}
+
+func (f *inFlight) end(ns string) {
+	f.mu.Lock()
+	delete(f.set, ns)
+	f.mu.Unlock()
 }
 
 // reconcileObject loads a connection of either kind and probes it; a
@@ -46,6 +77,16 @@ func (p *connectionProber) reconcileObject(ctx context.Context, req ctrl.Request
 		p.connections.Forget(obj)
 		p.metrics.forget(kind, req.NamespacedName)
 		return ctrl.Result{}, nil
+	}
+	// One probe at a time per namespace: a tenant's connections to
+	// endpoints that hang hold at most one worker, for at most the call
+	// timeout, whatever their number. Administrators' connections
+	// (cluster-scoped) are not limited.
+	if ns := req.Namespace; ns != "" {
+		if !p.probing.start(ns) {
+			return ctrl.Result{RequeueAfter: probeTurn}, nil
+		}
+		defer p.probing.end(ns)
 	}
 	res, err := p.reconcile(ctx, wrap())
 	p.metrics.set(kind, req.NamespacedName, meta.IsStatusConditionTrue(wrap().status.Conditions, apigeev1alpha1.ConditionReady))

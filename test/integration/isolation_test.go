@@ -3,7 +3,10 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,5 +179,44 @@ func TestHangingOrganizationHoldsNoOneElse(t *testing.T) {
 		if c := a.key(t, appName, fmt.Sprintf("a%sKey%s", nsA, name[len("a-"):])); c == nil || len(c.Products) != 2 {
 			t.Errorf("%s: %v", name, describe(c))
 		}
+	}
+}
+
+// TestTenantHangingEndpointsHoldOneProbeWorker: a tenant creates five
+// connections to servers that accept requests and never answer. Its probes
+// go one at a time (each holds a worker until the call timeout), so a
+// neighbour's new connection is probed and Ready meanwhile.
+func TestTenantHangingEndpointsHoldOneProbeWorker(t *testing.T) {
+	var inFlight, most, seen atomic.Int32
+	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-r.Context().Done()
+		inFlight.Add(-1)
+	})
+	tenant := namespace(t)
+	create(t, tokenSecret(tenant, "apigee-token", token))
+	for i := range 5 {
+		srv := httptest.NewServer(hang)
+		t.Cleanup(srv.Close)
+		c := &apigeev1alpha1.ApigeeConnection{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: fmt.Sprintf("hang-%d", i)},
+			Spec: apigeev1alpha1.ApigeeConnectionSpec{Organization: "hang", Endpoint: srv.URL,
+				Auth: apigeev1alpha1.ConnectionAuth{BearerToken: &apigeev1alpha1.SecretKeyAuth{
+					SecretRef: apigeev1alpha1.SecretReference{Name: "apigee-token"}}}}}
+		create(t, c)
+		t.Cleanup(func() { _ = k8s.Delete(context.Background(), c) })
+	}
+	eventually(t, "the tenant's probes under way", func() (bool, string) {
+		return seen.Load() > 0, "no probe yet"
+	})
+
+	setup(t, emulator.X) // the neighbour's connection is Ready (setup waits)
+	eventually(t, "the tenant's probes go on", func() (bool, string) {
+		return seen.Load() >= 3, fmt.Sprintf("%d probes", seen.Load())
+	})
+	if m := most.Load(); m > 1 {
+		t.Errorf("the tenant had %d probes hanging at once; want one", m)
 	}
 }
