@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -245,32 +247,43 @@ func readOrganization(ctx context.Context, env *Env, f connFlags, namespace stri
 		return nil
 	})
 	if err != nil {
-		return nil, stats, fmt.Errorf("listing the developers of %s: %w", o.name, err)
+		return nil, stats, o.explain("listing the developers of", err)
 	}
 	var keys []Key
-	apps := 0
+	apps := map[string]bool{}
 	err = apigee.EachApp(ctx, o.lister, apigee.MaxPageSize, func(page []apigee.ListedApp) error {
 		for i := range page {
 			a := &page[i]
+			apps[a.AppID] = true
 			email := cmp.Or(a.DeveloperEmail, emails[a.DeveloperID])
 			if email == "" {
 				stats.noDeveloper += len(a.Credentials)
 				continue
 			}
-			keys = append(keys, keysOf(email, &a.App)...)
+			app := a.App
+			app.Status = a.Status
+			keys = append(keys, keysOf(email, &app)...)
 		}
-		apps += len(page)
-		p.update("Reading %s: %d developers, %d apps, %d keys", o.name, len(emails), apps, len(keys))
+		p.update("Reading %s: %d developers, %d apps, %d keys", o.name, len(emails), len(apps), len(keys))
 		return nil
 	})
 	if err != nil {
-		return nil, stats, fmt.Errorf("listing the apps of %s: %w", o.name, err)
+		return nil, stats, o.explain("listing the apps of", err)
 	}
 	return keys, stats, nil
 }
 
 // warn names (by fingerprint) what the manifests cannot say exactly.
 func warn(env *Env, keys []Key) {
+	revoked := map[string]int{}
+	for _, k := range keys {
+		if k.AppRevoked {
+			revoked[k.Developer+"/"+k.App]++
+		}
+	}
+	for _, app := range slices.Sorted(maps.Keys(revoked)) {
+		fmt.Fprintf(env.Err, "Warning: app %s is revoked in Apigee: its %d key(s) will report AppRevoked until the app is approved\n", app, revoked[app])
+	}
 	for _, k := range keys {
 		for _, p := range k.Products {
 			if p.Status == apigee.StatusPending {

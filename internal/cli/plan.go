@@ -265,15 +265,18 @@ type orgIndex struct {
 	developers map[string]string // lower-case email and id -> email
 	products   map[string]bool
 	apps       map[string]*apigee.ListedApp // developer email (lower) + "/" + app
-	keys       map[string]*apigee.ListedApp // consumer key -> the app holding it
+	keys       map[string]heldKey           // consumer key -> where it is
 }
+
+// heldKey is a key found in the organization: its app and its secret.
+type heldKey struct{ appID, secret string }
 
 // indexOrganization reads the target's developers, products and apps
 // (with their credentials) in pages: reads only.
 func indexOrganization(ctx context.Context, o *org, p *progress) (*orgIndex, error) {
 	defer p.done()
 	idx := &orgIndex{developers: map[string]string{}, products: map[string]bool{},
-		apps: map[string]*apigee.ListedApp{}, keys: map[string]*apigee.ListedApp{}}
+		apps: map[string]*apigee.ListedApp{}, keys: map[string]heldKey{}}
 	ids := map[string]string{}
 	err := apigee.EachDeveloper(ctx, o.lister, apigee.MaxPageSize, func(page []apigee.Developer) error {
 		for _, d := range page {
@@ -283,7 +286,7 @@ func indexOrganization(ctx context.Context, o *org, p *progress) (*orgIndex, err
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the developers of %s: %w", o.name, err)
+		return nil, o.explain("listing the developers of", err)
 	}
 	err = apigee.EachProduct(ctx, o.lister, apigee.MaxPageSize, func(page []apigee.Product) error {
 		for _, pr := range page {
@@ -292,17 +295,17 @@ func indexOrganization(ctx context.Context, o *org, p *progress) (*orgIndex, err
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the products of %s: %w", o.name, err)
+		return nil, o.explain("listing the products of", err)
 	}
 	err = apigee.EachApp(ctx, o.lister, apigee.MaxPageSize, func(page []apigee.ListedApp) error {
 		for i := range page {
 			idx.addApp(&page[i], ids)
 		}
-		p.update("Reading %s: %d developers, %d products, %d apps", o.name, len(ids), len(idx.products), len(idx.apps))
+		p.update("Reading %s: %d developers, %d products, %d apps, %d keys", o.name, len(ids), len(idx.products), len(idx.apps), len(idx.keys))
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the apps of %s: %w", o.name, err)
+		return nil, o.explain("listing the apps of", err)
 	}
 	return idx, nil
 }
@@ -316,7 +319,7 @@ func (idx *orgIndex) addApp(a *apigee.ListedApp, ids map[string]string) {
 		idx.apps[strings.ToLower(email)+"/"+a.Name] = a
 	}
 	for _, c := range a.Credentials {
-		idx.keys[c.ConsumerKey] = a
+		idx.keys[c.ConsumerKey] = heldKey{appID: a.AppID, secret: c.ConsumerSecret}
 	}
 }
 
@@ -342,7 +345,11 @@ func (idx *orgIndex) check(k *apigeev1alpha1.DeveloperAppKey, v secretValue) pla
 		row.Result, row.Detail = ResultMissingProduct, strings.Join(missing, ",")
 		return row
 	}
-	row.Result, row.Detail = keyResult(app, idx.keys[v.key], v)
+	held, found := idx.keys[v.key]
+	row.Result, row.Detail = keyResult(app, held, found, v)
+	if app.Status == apigee.StatusRevoked && !row.fails() {
+		row.Detail = strings.TrimPrefix(row.Detail+"; the app is revoked in Apigee: the key will report AppRevoked", "; ")
+	}
 	return row
 }
 
@@ -359,15 +366,13 @@ func (idx *orgIndex) missingProducts(k *apigeev1alpha1.DeveloperAppKey) []string
 // keyResult: free → ready; on this app with this secret → adopt; on
 // another app or with another secret → conflict (the operator would stop
 // with KeyConflict, never take it).
-func keyResult(app, holder *apigee.ListedApp, v secretValue) (string, string) {
-	if holder == nil {
+func keyResult(app *apigee.ListedApp, held heldKey, found bool, v secretValue) (string, string) {
+	switch {
+	case !found:
 		return ResultReady, "will import"
-	}
-	if holder.AppID != app.AppID {
+	case held.appID != app.AppID:
 		return ResultConflict, "the consumer key belongs to another app"
-	}
-	c, _ := app.Credential(v.key)
-	if c.ConsumerSecret != v.secret {
+	case held.secret != v.secret:
 		return ResultConflict, "the consumer key is on the app with another secret"
 	}
 	return ResultAdopt, ""
