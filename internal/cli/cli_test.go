@@ -161,3 +161,15 @@ func dirTextOf(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// TestHelpShowsExamples: every command's --help has examples, naming the
+// plugin as kubectl runs it.
+func TestHelpShowsExamples(t *testing.T) {
+	for _, cmd := range []string{"export", "plan", "status"} {
+		out, errOut, code := runCLI(cmd, "--help")
+		if code != 0 || !strings.Contains(out, "Usage:\n  kubectl apigee-keys "+cmd) || !strings.Contains(out, "Examples:\n  #") ||
+			!strings.Contains(out, "\n  kubectl apigee-keys "+cmd+" ") {
+			t.Errorf("%s --help: exit %d\n%s%s", cmd, code, out, errOut)
+		}
+	}
+}

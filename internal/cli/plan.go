@@ -102,7 +102,7 @@ func runPlan(ctx context.Context, env *Env, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	idx, err := indexOrganization(ctx, tgt, &progress{w: env.Err, terminal: env.Terminal})
+	idx, err := indexOrganization(ctx, tgt, env.progress())
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,12 @@ type secretValue struct{ key, secret string }
 // cluster; a missing one leaves the key without values (ResultNoSecret).
 func (o *planOptions) secretValues(ctx context.Context, env *Env, keys []*apigeev1alpha1.DeveloperAppKey) (map[string]secretValue, error) {
 	out := map[string]secretValue{}
-	for _, k := range keys {
+	p := env.progress()
+	defer p.done()
+	for i, k := range keys {
+		if o.secretsDir == "" {
+			p.count("Secrets read", i+1, len(keys))
+		}
 		s, err := o.readSecret(ctx, env, k)
 		if err != nil {
 			return nil, err

@@ -26,7 +26,10 @@ func newStatusCommand(env *Env) *cobra.Command {
 		Short: "Summarize DeveloperAppKeys and connections in the current context",
 		Long: `Count DeveloperAppKeys by the reason of their Ready condition, list the keys that are
 not Ready, those expiring within --expiring-within, and connections that are not Ready.`,
-		Example: `  kubectl apigee-keys status -n team-a
+		Example: `  # The keys and connections of one namespace
+  kubectl apigee-keys status -n team-a
+
+  # Every namespace, keys expiring within a week
   kubectl apigee-keys status -A --expiring-within 168h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), env, o) },

@@ -19,7 +19,7 @@ func TestRunLocal(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{
-			RepoRoot: testenv.RepoRoot(), XAddr: "127.0.0.1:0", StateDir: t.TempDir(), Out: out, Wait: 2 * time.Minute, Stay: true,
+			RepoRoot: testenv.RepoRoot(), XAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", StateDir: t.TempDir(), Out: out, Wait: 2 * time.Minute, Stay: true,
 		})
 	}()
 	waitFor(t, out, done, "Press Ctrl-C to stop.")

@@ -151,13 +151,19 @@ func TestOnboardInPlace(t *testing.T) {
 	if dup.code == 0 || !strings.Contains(dup.out, "already managed by DeveloperAppKey "+ns+"/"+first.Name) {
 		t.Errorf("plan of a copy: exit %d\n%s", dup.code, dup.out)
 	}
+	// Exported in place again, the keys now managed are left out.
+	reexport := run(t, "export", "--connection", "prod", "-n", ns, "--output-dir", t.TempDir(), "--dry-run")
+	if reexport.code != 0 || !strings.Contains(reexport.out, "Would write 0 DeveloperAppKeys") ||
+		!strings.Contains(reexport.err, "4 already managed by DeveloperAppKeys") {
+		t.Errorf("export after onboarding: exit %d\n%s\n%s", reexport.code, reexport.out, reexport.err)
+	}
 	status := run(t, "status", "-n", ns)
 	if status.code != 0 || !strings.Contains(status.out, "DeveloperAppKeys: 4") ||
 		!strings.Contains(status.out, "Converged") || strings.Contains(status.out, "NotObservedYet") {
 		t.Errorf("status exit %d:\n%s\n%s", status.code, status.out, status.err)
 	}
 	noneLeaked(t, sentinels(keys), map[string]string{
-		"export stdout": exp.out, "export stderr": exp.err, "plan stdout": plan.out, "plan stderr": plan.err,
+		"export stdout": exp.out + reexport.out, "export stderr": exp.err + reexport.err, "plan stdout": plan.out, "plan stderr": plan.err,
 		"status stdout": status.out, "status stderr": status.err,
 		"the manifests directory": dirText(t, dir), "the operator's logs": logs.String(),
 	})
