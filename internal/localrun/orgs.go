@@ -48,7 +48,7 @@ type org struct {
 // key Apigee generated with its app.
 type shiftClock struct{ shift atomic.Int64 }
 
-func (c *shiftClock) Now() time.Time         { return time.Now().Add(time.Duration(c.shift.Load())) }
+func (c *shiftClock) Now() time.Time          { return time.Now().Add(time.Duration(c.shift.Load())) }
 func (c *shiftClock) set(shift time.Duration) { c.shift.Store(int64(shift)) }
 
 // requestLog writes one line per Apigee request to both organizations:
