@@ -233,6 +233,10 @@ func (o *exportOptions) collect(ctx context.Context, env *Env, namespace string)
 			keys = append(keys, k)
 		}
 	}
+	slices.SortFunc(keys, func(a, b Key) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.Developer), strings.ToLower(b.Developer)), cmp.Compare(a.App, b.App),
+			cmp.Compare(objectName(a), objectName(b)))
+	})
 	return keys, stats, nil
 }
 

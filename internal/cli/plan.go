@@ -336,18 +336,30 @@ func (idx *orgIndex) check(k *apigeev1alpha1.DeveloperAppKey, v secretValue) pla
 		return row
 	}
 	row.Fingerprint = apigee.Fingerprint(v.key)
-	email, ok := idx.developers[strings.ToLower(k.Spec.Developer)]
-	if !ok {
+	// Everything missing is named at once, so one round of fixes does.
+	var missing []string
+	email, devOK := idx.developers[strings.ToLower(k.Spec.Developer)]
+	app, appOK := idx.apps[strings.ToLower(email)+"/"+k.Spec.App]
+	if !devOK {
+		missing = append(missing, "developer "+k.Spec.Developer)
+	}
+	if !appOK {
+		missing = append(missing, "app "+k.Spec.App)
+	}
+	products := idx.missingProducts(k)
+	for _, p := range products {
+		missing = append(missing, "product "+p)
+	}
+	switch {
+	case !devOK:
 		row.Result = ResultMissingDeveloper
-		return row
-	}
-	app, ok := idx.apps[strings.ToLower(email)+"/"+k.Spec.App]
-	if !ok {
+	case !appOK:
 		row.Result = ResultMissingApp
-		return row
+	case len(products) > 0:
+		row.Result = ResultMissingProduct
 	}
-	if missing := idx.missingProducts(k); len(missing) > 0 {
-		row.Result, row.Detail = ResultMissingProduct, strings.Join(missing, ",")
+	if len(missing) > 0 {
+		row.Detail = "create " + strings.Join(missing, ", ")
 		return row
 	}
 	held, found := idx.keys[v.key]

@@ -78,7 +78,7 @@ func printKeyStatus(env *Env, keys []apigeev1alpha1.DeveloperAppKey, soon time.T
 		fmt.Fprintf(env.Out, "  %-24s %d\n", r, byReason[r])
 	}
 	fmt.Fprintln(env.Out, "\nNot Ready or expiring soon:")
-	t.flush()
+	t.flushOrNone()
 }
 
 func condition(conds []metav1.Condition, gen, observed int64) (string, string) {
@@ -115,7 +115,7 @@ func printConnectionStatus(ctx context.Context, env *Env, kc *kubeClient, opts [
 			t.row("ClusterApigeeConnection", "", c.Name, reason, message(c.Status.Conditions))
 		}
 	}
-	t.flush()
+	t.flushOrNone()
 	if clusterErr != nil {
 		fmt.Fprintln(env.Err, "Note: cannot list ClusterApigeeConnections (permissions?); shown only namespaced ones.")
 	}

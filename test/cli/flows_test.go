@@ -192,7 +192,8 @@ func TestMigrateEdgeToX(t *testing.T) {
 	checkSecretFiles(t, secrets, 4)
 
 	early := run(t, "plan", "--from", dir, "--secrets-dir", secrets, "--connection", "prod", "-n", ns, "--output", "json")
-	if early.code != 1 || !strings.Contains(early.out, `"missing developer": 4`) {
+	if early.code != 1 || !strings.Contains(early.out, `"missing developer": 4`) ||
+		!strings.Contains(early.out, `"detail": "create developer alice@example.com, app orders, product orders-read, product orders-admin"`) {
 		t.Fatalf("plan before the X org is scaffolded: exit %d\n%s", early.code, early.out)
 	}
 	scaffold(t, x)
