@@ -95,10 +95,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintln(o.Out, "Operator running; log in", filepath.Join(o.StateDir, "operator.log"))
 
-	if err := applySamples(ctx, o, kubeconfig); err != nil {
-		return err
-	}
-	if err := pointConnectionAt(ctx, c, x.url); err != nil {
+	if err := applySamples(ctx, o, kubeconfig, x.url); err != nil {
 		return err
 	}
 	k, err := waitReady(ctx, c, o.Wait)
@@ -152,31 +149,31 @@ func startManager(ctx context.Context, env *envtest.Environment, o Options) erro
 	return nil
 }
 
-// applySamples runs the pinned kubectl, as a user would.
-func applySamples(ctx context.Context, o Options, kubeconfig string) error {
+// sampleEndpoint is the emulator's address in config/samples.
+const sampleEndpoint = "http://127.0.0.1:8081"
+
+// applySamples runs the pinned kubectl, as a user would. When the emulator
+// listens elsewhere, the samples are rendered and the connection's endpoint
+// rewritten before anything is applied: a key must never be reconciled
+// against whatever else answers at the sample's address.
+func applySamples(ctx context.Context, o Options, kubeconfig, endpoint string) error {
 	kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
-	cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-k", filepath.Join(o.RepoRoot, "config", "samples"))
+	samples := filepath.Join(o.RepoRoot, "config", "samples")
+	cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-k", samples)
+	if endpoint != sampleEndpoint {
+		rendered, err := exec.CommandContext(ctx, kubectl, "kustomize", samples).Output()
+		if err != nil {
+			return fmt.Errorf("kubectl kustomize: %w", err)
+		}
+		cmd = exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-f", "-")
+		cmd.Stdin = strings.NewReader(strings.ReplaceAll(string(rendered), "endpoint: "+sampleEndpoint+"\n", "endpoint: "+endpoint+"\n"))
+	}
 	out, err := cmd.CombinedOutput()
 	fmt.Fprintf(o.Out, "$ kubectl apply -k config/samples\n%s", out)
 	if err != nil {
 		return fmt.Errorf("kubectl apply: %w", err)
 	}
 	return nil
-}
-
-// pointConnectionAt sets the sample connection's endpoint to the emulator
-// when it listens elsewhere than the sample says.
-func pointConnectionAt(ctx context.Context, c client.Client, url string) error {
-	conn := &apigeev1alpha1.ApigeeConnection{}
-	if err := c.Get(ctx, types.NamespacedName{Namespace: sampleNamespace, Name: "prod"}, conn); err != nil {
-		return err
-	}
-	if conn.Spec.Endpoint == url {
-		return nil
-	}
-	patch := client.MergeFrom(conn.DeepCopy())
-	conn.Spec.Endpoint = url
-	return c.Patch(ctx, conn, patch)
 }
 
 func waitReady(ctx context.Context, c client.Client, wait time.Duration) (*apigeev1alpha1.DeveloperAppKey, error) {
