@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,6 +65,7 @@ func envInt(name string, def int) int {
 // Apigee; it asserts no timing.
 func BenchmarkOnboardInPlace(b *testing.B) {
 	keys, apps := envInt("BENCH_ONBOARD_KEYS", 10000), envInt("BENCH_ONBOARD_APPS", 1000)
+	ctrl.SetLogger(logr.Discard())
 	env := testenv.Start(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
