@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
@@ -173,4 +175,40 @@ func secretValues(t *testing.T, dir string) map[string]string {
 		out[string(s.Data["consumerKey"])] = string(s.Data["consumerSecret"])
 	}
 	return out
+}
+
+// TestExportThroughClusterConnection: a ClusterApigeeConnection names the
+// source; the manifests use it; a namespace it does not allow gets no
+// export and no Apigee call.
+func TestExportThroughClusterConnection(t *testing.T) {
+	x := newOrg(t, emulator.X, "acme")
+	keys := seed(t, x, emulator.X)
+	ns := namespaceWithConnection(t, x, emulator.X) // holds the token Secret
+	name := "shared-" + ns
+	conn := &apigeev1alpha1.ClusterApigeeConnection{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: apigeev1alpha1.ClusterApigeeConnectionSpec{
+			ApigeeConnectionSpec: apigeev1alpha1.ApigeeConnectionSpec{Organization: "acme", Platform: apigeev1alpha1.PlatformX, Endpoint: x.srv.URL,
+				Auth: apigeev1alpha1.ConnectionAuth{BearerToken: &apigeev1alpha1.SecretKeyAuth{
+					SecretRef: apigeev1alpha1.SecretReference{Name: "apigee-token", Namespace: ns}}}},
+			AllowedNamespaces: apigeev1alpha1.AllowedNamespaces{Names: []string{ns}}}}
+	create(t, conn)
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), conn) })
+
+	dir := t.TempDir()
+	exp := run(t, "export", "--cluster-connection", name, "-n", ns, "--output-dir", dir, "--secrets-dir", filepath.Join(t.TempDir(), "s"))
+	if exp.code != 0 || !strings.Contains(exp.out, "Exported 4 keys") {
+		t.Fatalf("export exit %d:\n%s\n%s", exp.code, exp.out, exp.err)
+	}
+	for _, m := range manifests(t, dir) {
+		if m.Spec.ConnectionRef.Kind != "ClusterApigeeConnection" || m.Spec.ConnectionRef.Name != name {
+			t.Errorf("%s: connectionRef %+v", m.Name, m.Spec.ConnectionRef)
+		}
+	}
+	x.emu.ResetCalls()
+	denied := run(t, "export", "--cluster-connection", name, "-n", "default", "--output-dir", t.TempDir(), "--dry-run")
+	if denied.code == 0 || x.emu.TotalCalls() != 0 {
+		t.Errorf("export from a namespace the connection does not allow: exit %d, %d Apigee calls\n%s", denied.code, x.emu.TotalCalls(), denied.err)
+	}
+	noneLeaked(t, sentinels(keys), map[string]string{"export stdout": exp.out + denied.out, "export stderr": exp.err + denied.err,
+		"the manifests directory": dirText(t, dir)})
 }
