@@ -114,6 +114,12 @@ func TestExportKeepsRevokedAppsAndKeys(t *testing.T) {
 	if diff := cmp.Diff(valuesOf(keys), secretValues(t, secrets)); diff != "" {
 		t.Errorf("Secrets written (-seeded +got):\n%s", diff)
 	}
+	plan := run(t, "plan", "--from", dir, "--secrets-dir", secrets, "--platform", "X", "--organization", "acme", "--endpoint", x.srv.URL,
+		"--token-file", tokenFile, "--output", "json")
+	if plan.code != 0 || strings.Count(plan.out, `"result": "would adopt"`) != 4 ||
+		strings.Count(plan.out, "the app is revoked in Apigee: the key will report AppRevoked") != 1 {
+		t.Errorf("plan: exit %d\n%s\n%s", plan.code, plan.out, plan.err)
+	}
 	statuses := map[string]apigeev1alpha1.ApprovalStatus{}
 	for _, m := range manifests(t, dir) {
 		statuses[m.Spec.Developer+"/"+m.Spec.App] = m.Spec.Status
