@@ -18,6 +18,7 @@ func main() {
 	o := localrun.Options{Out: os.Stdout, Stay: true}
 	flag.StringVar(&o.RepoRoot, "repo", ".", "Repository root (config/ is read from there).")
 	flag.StringVar(&o.XAddr, "emulator-addr", "127.0.0.1:8081", "Address of the Apigee emulator (X dialect).")
+	flag.StringVar(&o.EdgeAddr, "edge-emulator-addr", "127.0.0.1:8082", "Address of the Edge organization acme-legacy.")
 	flag.StringVar(&o.StateDir, "state-dir", "bin/local", "Where the kubeconfig and the operator log go.")
 	flag.DurationVar(&o.Wait, "wait", 3*time.Minute, "How long to wait for the sample key to be Ready.")
 	flag.Parse()

@@ -23,9 +23,10 @@ type Lister interface {
 	// ListDevelopers returns up to count developers from the one whose
 	// email is startKey.
 	ListDevelopers(ctx context.Context, startKey string, count int) ([]Developer, error)
-	// ListApps returns up to rows apps of the organization, each with all of
-	// its credentials, from the one whose app id is startKey.
-	ListApps(ctx context.Context, startKey string, rows int) ([]ListedApp, error)
+	// ListApps returns up to rows apps of the organization whose status is
+	// f.Status, each with its credentials whose status is f.KeyStatus, from
+	// the one whose app id is startKey.
+	ListApps(ctx context.Context, f AppFilter, startKey string, rows int) ([]ListedApp, error)
 	// ListProducts returns up to count API products from the one named
 	// startKey.
 	ListProducts(ctx context.Context, startKey string, count int) ([]Product, error)
@@ -59,10 +60,55 @@ func EachDeveloper(ctx context.Context, l Lister, size int, fn func([]Developer)
 		func(d Developer) string { return d.Email }, fn)
 }
 
-// EachApp calls fn with every page of apps.
+// AppFilter selects apps by their own status and their credentials by
+// theirs. The apps list is documented to default both to approved (X:
+// "Defaults to approved" for status and keyStatus), so a list without them
+// may hide revoked apps and revoked keys.
+type AppFilter struct{ Status, KeyStatus string }
+
+// AllApps are the filters that together list every app and every key.
+var AllApps = []AppFilter{
+	{StatusApproved, StatusApproved}, {StatusApproved, StatusRevoked},
+	{StatusRevoked, StatusApproved}, {StatusRevoked, StatusRevoked},
+}
+
+// EachApp calls fn with every page of apps, asking for every app status and
+// key status in turn (AllApps). Each credential comes once; an app may come
+// again in a later page with credentials not seen before, and an app comes
+// again only then.
 func EachApp(ctx context.Context, l Lister, size int, fn func([]ListedApp) error) error {
-	return eachPage(size, func(start string, n int) ([]ListedApp, error) { return l.ListApps(ctx, start, n) },
-		func(a ListedApp) string { return a.AppID }, fn)
+	seenApps, seenKeys := map[string]bool{}, map[string]bool{}
+	fresh := func(page []ListedApp) []ListedApp {
+		out := page[:0]
+		for _, a := range page {
+			creds := a.Credentials[:0:0]
+			for _, c := range a.Credentials {
+				if !seenKeys[c.ConsumerKey] {
+					seenKeys[c.ConsumerKey] = true
+					creds = append(creds, c)
+				}
+			}
+			if !seenApps[a.AppID] || len(creds) > 0 {
+				seenApps[a.AppID] = true
+				a.Credentials = creds
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	for _, f := range AllApps {
+		err := eachPage(size, func(start string, n int) ([]ListedApp, error) { return l.ListApps(ctx, f, start, n) },
+			func(a ListedApp) string { return a.AppID }, func(page []ListedApp) error {
+				if page = fresh(page); len(page) > 0 {
+					return fn(page)
+				}
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EachProduct calls fn with every page of products.
@@ -122,9 +168,9 @@ func (l *retryingLister) ListDevelopers(ctx context.Context, startKey string, co
 	return out, err
 }
 
-func (l *retryingLister) ListApps(ctx context.Context, startKey string, rows int) (out []ListedApp, err error) {
+func (l *retryingLister) ListApps(ctx context.Context, f AppFilter, startKey string, rows int) (out []ListedApp, err error) {
 	err = l.r.do(ctx, OpListApps, func(int) error {
-		out, err = l.inner.ListApps(ctx, startKey, rows)
+		out, err = l.inner.ListApps(ctx, f, startKey, rows)
 		return err
 	})
 	return out, err

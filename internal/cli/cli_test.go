@@ -161,3 +161,52 @@ func dirTextOf(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// TestHelpShowsExamples: every command's --help has examples, naming the
+// plugin as kubectl runs it.
+func TestHelpShowsExamples(t *testing.T) {
+	for _, cmd := range []string{"export", "plan", "status"} {
+		out, errOut, code := runCLI(cmd, "--help")
+		if code != 0 || !strings.Contains(out, "Usage:\n  kubectl apigee-keys "+cmd) || !strings.Contains(out, "Examples:\n  #") ||
+			!strings.Contains(out, "\n  kubectl apigee-keys "+cmd+" ") {
+			t.Errorf("%s --help: exit %d\n%s%s", cmd, code, out, errOut)
+		}
+	}
+}
+
+// TestFilters: --developer, --app, --product and --include-auto-generated
+// select keys; the summary counts what they left out.
+func TestFilters(t *testing.T) {
+	apps := write(t, "apps.json", `[
+{"appId":"a1","name":"orders","developerEmail":"alice@example.com","createdAt":"1700000000000","credentials":[
+  {"consumerKey":"gen1","consumerSecret":"s","status":"approved","issuedAt":"1700000001000"},
+  {"consumerKey":"k1","consumerSecret":"s","status":"approved","issuedAt":"1700000600000","apiProducts":[{"apiproduct":"p1","status":"approved"}]}]},
+{"appId":"a2","name":"billing","developerEmail":"alice@example.com","createdAt":"1700000000000","credentials":[
+  {"consumerKey":"k2","consumerSecret":"s","status":"approved","issuedAt":"1700000600000","apiProducts":[{"apiproduct":"p2","status":"approved"}]}]},
+{"appId":"a3","name":"orders","developerEmail":"bob@example.com","createdAt":"1700000000000","credentials":[
+  {"consumerKey":"k3","consumerSecret":"s","status":"approved","issuedAt":"1700000600000","apiProducts":[{"apiproduct":"p1","status":"approved"}]}]}
+]`)
+	cases := []struct {
+		reason string
+		flags  []string
+		want   string
+	}{
+		{"none", nil, "Would write 3 DeveloperAppKeys; Read 4 keys; left out 1 auto-generated, 0 by filters"},
+		{"developer, any case", []string{"--developer", "Alice@example.com"}, "Would write 2 DeveloperAppKeys; Read 4 keys; left out 1 auto-generated, 1 by filters"},
+		{"app", []string{"--app", "orders"}, "Would write 2 DeveloperAppKeys; Read 4 keys; left out 1 auto-generated, 1 by filters"},
+		{"product", []string{"--product", "p2", "--product", "p9"}, "Would write 1 DeveloperAppKeys; Read 4 keys; left out 1 auto-generated, 2 by filters"},
+		{"developer and app", []string{"--developer", "bob@example.com", "--app", "billing"}, "Would write 0 DeveloperAppKeys; Read 4 keys; left out 1 auto-generated, 3 by filters"},
+		{"generated keys too", []string{"--include-auto-generated", "--app", "orders"}, "Would write 3 DeveloperAppKeys; Read 4 keys; left out 0 auto-generated, 1 by filters"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason, func(t *testing.T) {
+			out, errOut, code := runCLI(append([]string{"export", "--from-apigeecli", apps, "--target-connection", "prod", "-n", "x",
+				"--output-dir", t.TempDir(), "--dry-run"}, tc.flags...)...)
+			got := strings.TrimSpace(out[strings.Index(out, "Would write"):strings.Index(out, " for ")]) + "; " +
+				strings.TrimPrefix(strings.SplitN(errOut, ", 0 expired", 2)[0], "Dry run: ")
+			if code != 0 || got != tc.want {
+				t.Errorf("exit %d: got %q, want %q\n%s", code, got, tc.want, errOut)
+			}
+		})
+	}
+}

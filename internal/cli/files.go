@@ -25,6 +25,7 @@ type cliApp struct {
 	AppID          string    `json:"appId"`
 	DeveloperID    string    `json:"developerId"`
 	DeveloperEmail string    `json:"developerEmail"`
+	Status         string    `json:"status"`
 	CreatedAt      flexInt   `json:"createdAt"`
 	Credentials    []cliCred `json:"credentials"`
 }
@@ -110,7 +111,7 @@ func readApigeecli(appsFile, developersFile string) ([]Key, error) {
 }
 
 func (a cliApp) domain() *apigee.App {
-	out := &apigee.App{Name: a.Name, AppID: a.AppID, DeveloperID: a.DeveloperID, CreatedAt: a.CreatedAt.time()}
+	out := &apigee.App{Name: a.Name, AppID: a.AppID, DeveloperID: a.DeveloperID, Status: a.Status, CreatedAt: a.CreatedAt.time()}
 	for _, c := range a.Credentials {
 		cred := apigee.Credential{ConsumerKey: c.ConsumerKey, ConsumerSecret: c.ConsumerSecret, Status: c.Status,
 			Scopes: c.Scopes, IssuedAt: c.IssuedAt.time(), ExpiresAt: c.ExpiresAt.time()}

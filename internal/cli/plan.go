@@ -102,7 +102,7 @@ func runPlan(ctx context.Context, env *Env, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	idx, err := indexOrganization(ctx, tgt, &progress{w: env.Err, terminal: env.Terminal})
+	idx, err := indexOrganization(ctx, tgt, env.progress())
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,12 @@ type secretValue struct{ key, secret string }
 // cluster; a missing one leaves the key without values (ResultNoSecret).
 func (o *planOptions) secretValues(ctx context.Context, env *Env, keys []*apigeev1alpha1.DeveloperAppKey) (map[string]secretValue, error) {
 	out := map[string]secretValue{}
-	for _, k := range keys {
+	p := env.progress()
+	defer p.done()
+	for i, k := range keys {
+		if o.secretsDir == "" {
+			p.count("Secrets read", i+1, len(keys))
+		}
 		s, err := o.readSecret(ctx, env, k)
 		if err != nil {
 			return nil, err
@@ -265,15 +270,18 @@ type orgIndex struct {
 	developers map[string]string // lower-case email and id -> email
 	products   map[string]bool
 	apps       map[string]*apigee.ListedApp // developer email (lower) + "/" + app
-	keys       map[string]*apigee.ListedApp // consumer key -> the app holding it
+	keys       map[string]heldKey           // consumer key -> where it is
 }
+
+// heldKey is a key found in the organization: its app and its secret.
+type heldKey struct{ appID, secret string }
 
 // indexOrganization reads the target's developers, products and apps
 // (with their credentials) in pages: reads only.
 func indexOrganization(ctx context.Context, o *org, p *progress) (*orgIndex, error) {
 	defer p.done()
 	idx := &orgIndex{developers: map[string]string{}, products: map[string]bool{},
-		apps: map[string]*apigee.ListedApp{}, keys: map[string]*apigee.ListedApp{}}
+		apps: map[string]*apigee.ListedApp{}, keys: map[string]heldKey{}}
 	ids := map[string]string{}
 	err := apigee.EachDeveloper(ctx, o.lister, apigee.MaxPageSize, func(page []apigee.Developer) error {
 		for _, d := range page {
@@ -283,7 +291,7 @@ func indexOrganization(ctx context.Context, o *org, p *progress) (*orgIndex, err
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the developers of %s: %w", o.name, err)
+		return nil, o.explain("listing the developers of", err)
 	}
 	err = apigee.EachProduct(ctx, o.lister, apigee.MaxPageSize, func(page []apigee.Product) error {
 		for _, pr := range page {
@@ -292,17 +300,17 @@ func indexOrganization(ctx context.Context, o *org, p *progress) (*orgIndex, err
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the products of %s: %w", o.name, err)
+		return nil, o.explain("listing the products of", err)
 	}
 	err = apigee.EachApp(ctx, o.lister, apigee.MaxPageSize, func(page []apigee.ListedApp) error {
 		for i := range page {
 			idx.addApp(&page[i], ids)
 		}
-		p.update("Reading %s: %d developers, %d products, %d apps", o.name, len(ids), len(idx.products), len(idx.apps))
+		p.update("Reading %s: %d developers, %d products, %d apps, %d keys", o.name, len(ids), len(idx.products), len(idx.apps), len(idx.keys))
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the apps of %s: %w", o.name, err)
+		return nil, o.explain("listing the apps of", err)
 	}
 	return idx, nil
 }
@@ -316,7 +324,7 @@ func (idx *orgIndex) addApp(a *apigee.ListedApp, ids map[string]string) {
 		idx.apps[strings.ToLower(email)+"/"+a.Name] = a
 	}
 	for _, c := range a.Credentials {
-		idx.keys[c.ConsumerKey] = a
+		idx.keys[c.ConsumerKey] = heldKey{appID: a.AppID, secret: c.ConsumerSecret}
 	}
 }
 
@@ -328,21 +336,37 @@ func (idx *orgIndex) check(k *apigeev1alpha1.DeveloperAppKey, v secretValue) pla
 		return row
 	}
 	row.Fingerprint = apigee.Fingerprint(v.key)
-	email, ok := idx.developers[strings.ToLower(k.Spec.Developer)]
-	if !ok {
+	// Everything missing is named at once, so one round of fixes does.
+	var missing []string
+	email, devOK := idx.developers[strings.ToLower(k.Spec.Developer)]
+	app, appOK := idx.apps[strings.ToLower(email)+"/"+k.Spec.App]
+	if !devOK {
+		missing = append(missing, "developer "+k.Spec.Developer)
+	}
+	if !appOK {
+		missing = append(missing, "app "+k.Spec.App)
+	}
+	products := idx.missingProducts(k)
+	for _, p := range products {
+		missing = append(missing, "product "+p)
+	}
+	switch {
+	case !devOK:
 		row.Result = ResultMissingDeveloper
-		return row
-	}
-	app, ok := idx.apps[strings.ToLower(email)+"/"+k.Spec.App]
-	if !ok {
+	case !appOK:
 		row.Result = ResultMissingApp
+	case len(products) > 0:
+		row.Result = ResultMissingProduct
+	}
+	if len(missing) > 0 {
+		row.Detail = "create " + strings.Join(missing, ", ")
 		return row
 	}
-	if missing := idx.missingProducts(k); len(missing) > 0 {
-		row.Result, row.Detail = ResultMissingProduct, strings.Join(missing, ",")
-		return row
+	held, found := idx.keys[v.key]
+	row.Result, row.Detail = keyResult(app, held, found, v)
+	if app.Status == apigee.StatusRevoked && !row.fails() {
+		row.Detail = strings.TrimPrefix(row.Detail+"; the app is revoked in Apigee: the key will report AppRevoked", "; ")
 	}
-	row.Result, row.Detail = keyResult(app, idx.keys[v.key], v)
 	return row
 }
 
@@ -359,15 +383,13 @@ func (idx *orgIndex) missingProducts(k *apigeev1alpha1.DeveloperAppKey) []string
 // keyResult: free → ready; on this app with this secret → adopt; on
 // another app or with another secret → conflict (the operator would stop
 // with KeyConflict, never take it).
-func keyResult(app, holder *apigee.ListedApp, v secretValue) (string, string) {
-	if holder == nil {
+func keyResult(app *apigee.ListedApp, held heldKey, found bool, v secretValue) (string, string) {
+	switch {
+	case !found:
 		return ResultReady, "will import"
-	}
-	if holder.AppID != app.AppID {
+	case held.appID != app.AppID:
 		return ResultConflict, "the consumer key belongs to another app"
-	}
-	c, _ := app.Credential(v.key)
-	if c.ConsumerSecret != v.secret {
+	case held.secret != v.secret:
 		return ResultConflict, "the consumer key is on the app with another secret"
 	}
 	return ResultAdopt, ""

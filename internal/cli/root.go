@@ -76,6 +76,8 @@ and report on the keys in the current cluster. Also runs as "kubectl apigee-keys
 Consumer keys and secrets are never printed: keys are named by fingerprint.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Usage lines read as kubectl runs the plugin.
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl apigee-keys"},
 	}
 	root.SetOut(env.Out)
 	root.SetErr(env.Err)
@@ -143,6 +145,9 @@ func (e *Env) targetNamespace(needCluster bool) (string, error) {
 	}
 	return kc.namespace, nil
 }
+
+// progress reports on Err, as a bar on a terminal.
+func (e *Env) progress() *progress { return &progress{w: e.Err, terminal: e.Terminal} }
 
 // DefaultEnv runs against the real terminal and kubeconfig.
 func DefaultEnv() *Env {

@@ -16,19 +16,21 @@ import (
 // a directory of 0600 files. It returns where, for the summary.
 func (o *exportOptions) storeSecrets(ctx context.Context, env *Env, keys []Key, namespace string) (string, error) {
 	if o.applySecrets {
-		created, err := applySecrets(ctx, env, keys, namespace)
+		created, err := applySecrets(ctx, env, keys, namespace, env.progress())
 		return fmt.Sprintf("in namespace %s (%d created, %d already there)", namespace, created, len(keys)-created), err
 	}
-	return "in " + o.secretsDir + " (mode 0600)", writeSecrets(o.secretsDir, keys, namespace)
+	return "in " + o.secretsDir + " (mode 0600)", writeSecrets(o.secretsDir, keys, namespace, env.progress())
 }
 
 // writeSecrets writes one Secret manifest per key, readable only by the
 // user, in a directory only the user can list.
-func writeSecrets(dir string, keys []Key, namespace string) error {
+func writeSecrets(dir string, keys []Key, namespace string, p *progress) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("--secrets-dir: %w", unwrapPathError(err))
 	}
-	for _, k := range keys {
+	defer p.done()
+	for i, k := range keys {
+		p.count("Secret files written", i+1, len(keys))
 		s := secret(k, namespace)
 		b, err := toYAML(s)
 		if err != nil {
@@ -43,12 +45,14 @@ func writeSecrets(dir string, keys []Key, namespace string) error {
 
 // applySecrets creates the Secrets; one that exists with the same values
 // is fine (a re-run), with other values it is left alone and reported.
-func applySecrets(ctx context.Context, env *Env, keys []Key, namespace string) (created int, err error) {
+func applySecrets(ctx context.Context, env *Env, keys []Key, namespace string, p *progress) (created int, err error) {
 	kc, err := env.kube()
 	if err != nil {
 		return 0, err
 	}
-	for _, k := range keys {
+	defer p.done()
+	for i, k := range keys {
+		p.count("Secrets applied", i, len(keys))
 		s := secret(k, namespace)
 		err := kc.client.Create(ctx, s)
 		switch {
@@ -62,6 +66,7 @@ func applySecrets(ctx context.Context, env *Env, keys []Key, namespace string) (
 			return created, fmt.Errorf("creating Secret %s/%s: %s", namespace, s.Name, apierrors.ReasonForError(err))
 		}
 	}
+	p.count("Secrets applied", len(keys), len(keys))
 	return created, nil
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/auth"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/connect"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/edge"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/x"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/controller"
 )
 
@@ -25,6 +27,7 @@ type connFlags struct {
 	connection, clusterConnection       string
 	platform, organization, endpoint    string
 	tokenFile, basicAuthFile, saKeyFile string
+	edgeOAuthFile, tokenURL, mfaToken   string
 	requestsPerMinute                   int
 }
 
@@ -37,6 +40,9 @@ func (f *connFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding a bearer token")
 	fs.StringVar(&f.basicAuthFile, "basic-auth-file", "", "file holding user:password (Edge)")
 	fs.StringVar(&f.saKeyFile, "service-account-key-file", "", "Google service-account JSON key (X, Hybrid)")
+	fs.StringVar(&f.edgeOAuthFile, "edge-oauth-file", "", "file holding user:password for Edge OAuth (on SAML organizations, a machine user)")
+	fs.StringVar(&f.tokenURL, "token-url", "", "Edge OAuth token endpoint; default "+auth.DefaultEdgeTokenURL+" (SAML: https://ZONE.login.apigee.com/oauth/token)")
+	fs.StringVar(&f.mfaToken, "mfa-token", "", "one-time MFA code for the Edge OAuth grant")
 	fs.IntVar(&f.requestsPerMinute, "requests-per-minute", 0, "client-side budget; default the platform's quota less a margin")
 }
 
@@ -52,6 +58,28 @@ type org struct {
 	client       apigee.Client
 	lister       apigee.Lister
 	calls        *callCounter
+	// where and credentials say what to check when a call fails.
+	where, credentials string
+}
+
+// explain adds to a failed Apigee call what the user should check. The
+// error itself never holds a secret (the clients redact).
+func (o *org) explain(what string, err error) error {
+	var hint string
+	switch apigee.ClassOf(err) {
+	case apigee.ClassUnauthorized:
+		hint = "the credentials were refused: check " + o.credentials
+	case apigee.ClassForbidden:
+		hint = fmt.Sprintf("check that organization %q exists at %s and that the credentials may list its developers, apps and API products", o.organization, o.where)
+	case apigee.ClassNotFound:
+		hint = fmt.Sprintf("check that organization %q exists at %s", o.organization, o.where)
+	case apigee.ClassUnavailable:
+		hint = "check that " + o.where + " is the management endpoint and can be reached"
+	}
+	if hint == "" {
+		return fmt.Errorf("%s %s: %w", what, o.name, err)
+	}
+	return fmt.Errorf("%s %s: %w\nHint: %s", what, o.name, err, hint)
 }
 
 // open builds the clients for the flags.
@@ -68,11 +96,38 @@ func (e *Env) open(ctx context.Context, f connFlags, namespace string) (*org, er
 		return nil, err
 	}
 	cfg.Transport = calls
-	c, l, err := connect.NewWithLister(ctx, cfg)
+	o := &org{name: "organization " + f.organization, organization: f.organization, calls: calls,
+		where: endpointOf(cfg), credentials: credentialFlag(f)}
+	o.client, o.lister, err = connect.NewWithLister(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, o.explain("connecting to", err)
 	}
-	return &org{name: "organization " + f.organization, organization: f.organization, client: c, lister: l, calls: calls}, nil
+	return o, nil
+}
+
+func endpointOf(cfg connect.Config) string {
+	switch {
+	case cfg.Endpoint != "":
+		return cfg.Endpoint
+	case cfg.Platform == connect.PlatformEdge:
+		return edge.DefaultEndpoint
+	}
+	return x.DefaultEndpoint
+}
+
+// credentialFlag names where the flags' credentials came from.
+func credentialFlag(f connFlags) string {
+	switch {
+	case f.tokenFile != "":
+		return "the token in --token-file " + f.tokenFile
+	case f.basicAuthFile != "":
+		return "the user and password in --basic-auth-file " + f.basicAuthFile
+	case f.edgeOAuthFile != "":
+		return "the user and password in --edge-oauth-file " + f.edgeOAuthFile + " (and --token-url, --mfa-token)"
+	case f.saKeyFile != "":
+		return "the key in --service-account-key-file " + f.saKeyFile
+	}
+	return "your Application Default Credentials (gcloud auth application-default login)"
 }
 
 // openConnection resolves a connection object exactly as the operator
@@ -87,10 +142,10 @@ func (e *Env) openConnection(ctx context.Context, f connFlags, namespace string,
 		ref = apigeev1alpha1.ConnectionReference{Kind: "ClusterApigeeConnection", Name: f.clusterConnection}
 	}
 	var lister apigee.Lister
-	var organization string
+	var organization, where string
 	factory := func(ctx context.Context, cfg connect.Config) (apigee.Client, error) {
 		cfg.Transport, cfg.Metrics = calls, nil
-		organization = cfg.Organization
+		organization, where = cfg.Organization, endpointOf(cfg)
 		c, l, err := connect.NewWithLister(ctx, cfg)
 		lister = l
 		return c, err
@@ -106,42 +161,82 @@ func (e *Env) openConnection(ctx context.Context, f connFlags, namespace string,
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", ref.Kind, ref.Name, err)
 	}
-	return &org{name: ref.Kind + " " + ref.Name, organization: organization, client: c, lister: lister, calls: calls}, nil
+	return &org{name: ref.Kind + " " + ref.Name, organization: organization, client: c, lister: lister, calls: calls,
+		where: where, credentials: "the Secret that " + ref.Kind + " " + ref.Name + " names"}, nil
 }
 
 // flagConfig builds a connection from flags and credential files.
 func flagConfig(f connFlags) (connect.Config, error) {
-	cfg := connect.Config{Platform: connect.Platform(f.platform), Organization: f.organization, Endpoint: f.endpoint,
+	cfg := connect.Config{Platform: platform(f.platform), Organization: f.organization, Endpoint: f.endpoint,
 		RequestsPerMinute: f.requestsPerMinute}
-	if cfg.Platform == "" {
+	switch cfg.Platform {
+	case connect.PlatformX, connect.PlatformHybrid, connect.PlatformEdge:
+	case "":
 		return cfg, errors.New("--platform is required with --organization: X, Hybrid or Edge")
+	default:
+		return cfg, fmt.Errorf("--platform must be X, Hybrid or Edge, not %q", f.platform)
 	}
-	a, err := fileAuth(f)
+	a, err := fileAuth(f, cfg.Platform)
 	cfg.Auth = a
 	return cfg, err
 }
 
+// platform accepts X, Hybrid and Edge in any case.
+func platform(s string) connect.Platform {
+	for _, p := range []connect.Platform{connect.PlatformX, connect.PlatformHybrid, connect.PlatformEdge} {
+		if strings.EqualFold(s, string(p)) {
+			return p
+		}
+	}
+	return connect.Platform(s)
+}
+
 // fileAuth reads the one credentials file given; none means Application
 // Default Credentials (X, Hybrid).
-func fileAuth(f connFlags) (auth.Config, error) {
+func fileAuth(f connFlags, p connect.Platform) (auth.Config, error) {
+	given := 0
+	for _, file := range []string{f.tokenFile, f.basicAuthFile, f.saKeyFile, f.edgeOAuthFile} {
+		if file != "" {
+			given++
+		}
+	}
+	if given > 1 {
+		return auth.Config{}, errors.New("give one of --token-file, --basic-auth-file, --service-account-key-file, --edge-oauth-file")
+	}
+	if (f.tokenURL != "" || f.mfaToken != "") && f.edgeOAuthFile == "" {
+		return auth.Config{}, errors.New("--token-url and --mfa-token go with --edge-oauth-file")
+	}
 	switch {
+	case f.edgeOAuthFile != "":
+		user, pass, err := userPassword("--edge-oauth-file", f.edgeOAuthFile)
+		return auth.Config{Method: auth.MethodEdgeOAuth, Username: user, Password: pass, TokenURL: f.tokenURL, MFAToken: f.mfaToken}, err
 	case f.tokenFile != "":
 		b, err := readCredentialFile("--token-file", f.tokenFile)
 		return auth.Config{Method: auth.MethodBearerToken, BearerToken: strings.TrimSpace(string(b))}, err
 	case f.basicAuthFile != "":
-		b, err := readCredentialFile("--basic-auth-file", f.basicAuthFile)
-		user, pass, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
-		if err == nil && !ok {
-			err = errors.New("--basic-auth-file must hold user:password on one line")
-		}
+		user, pass, err := userPassword("--basic-auth-file", f.basicAuthFile)
 		return auth.Config{Method: auth.MethodBasic, Username: user, Password: pass}, err
 	case f.saKeyFile != "":
 		b, err := readCredentialFile("--service-account-key-file", f.saKeyFile)
 		return auth.Config{Method: auth.MethodServiceAccountKey, ServiceAccountKey: b}, err
-	case f.platform == string(connect.PlatformEdge):
-		return auth.Config{}, errors.New("Edge needs --basic-auth-file or --token-file")
+	case p == connect.PlatformEdge:
+		return auth.Config{}, errors.New("Edge needs --basic-auth-file, --edge-oauth-file or --token-file")
 	}
 	return auth.Config{Method: auth.MethodApplicationDefault}, nil
+}
+
+// userPassword reads "user:password" from a file; the password may hold
+// colons.
+func userPassword(flag, path string) (string, string, error) {
+	b, err := readCredentialFile(flag, path)
+	if err != nil {
+		return "", "", err
+	}
+	user, pass, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+	if !ok || user == "" || pass == "" {
+		return "", "", fmt.Errorf("%s must hold user:password on one line", flag)
+	}
+	return user, pass, nil
 }
 
 // readCredentialFile reads a file without ever quoting its content.

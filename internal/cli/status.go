@@ -26,7 +26,10 @@ func newStatusCommand(env *Env) *cobra.Command {
 		Short: "Summarize DeveloperAppKeys and connections in the current context",
 		Long: `Count DeveloperAppKeys by the reason of their Ready condition, list the keys that are
 not Ready, those expiring within --expiring-within, and connections that are not Ready.`,
-		Example: `  kubectl apigee-keys status -n team-a
+		Example: `  # The keys and connections of one namespace
+  kubectl apigee-keys status -n team-a
+
+  # Every namespace, keys expiring within a week
   kubectl apigee-keys status -A --expiring-within 168h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), env, o) },
@@ -75,7 +78,7 @@ func printKeyStatus(env *Env, keys []apigeev1alpha1.DeveloperAppKey, soon time.T
 		fmt.Fprintf(env.Out, "  %-24s %d\n", r, byReason[r])
 	}
 	fmt.Fprintln(env.Out, "\nNot Ready or expiring soon:")
-	t.flush()
+	t.flushOrNone()
 }
 
 func condition(conds []metav1.Condition, gen, observed int64) (string, string) {
@@ -112,7 +115,7 @@ func printConnectionStatus(ctx context.Context, env *Env, kc *kubeClient, opts [
 			t.row("ClusterApigeeConnection", "", c.Name, reason, message(c.Status.Conditions))
 		}
 	}
-	t.flush()
+	t.flushOrNone()
 	if clusterErr != nil {
 		fmt.Fprintln(env.Err, "Note: cannot list ClusterApigeeConnections (permissions?); shown only namespaced ones.")
 	}

@@ -1,16 +1,15 @@
 // Package localrun runs the whole operator on one machine with Go only: a
 // local control plane (the envtest binaries), the Apigee emulator seeded
-// from config/emulator/seed.yaml, and the manager; it applies
-// config/samples, waits for the sample key to be Ready and tells what
-// happened. `make run-local` calls it.
+// from config/emulator/seed.yaml (X dialect) plus an Edge organization with
+// keys to migrate, and the manager; it applies config/samples, waits for
+// the sample key to be Ready and tells what happened. `make run-local`
+// calls it.
 package localrun
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +38,8 @@ type Options struct {
 	// XAddr is where the emulator serves the X dialect; the sample
 	// connection points there.
 	XAddr string
+	// EdgeAddr is where acme-legacy, an Edge organization, is served.
+	EdgeAddr string
 	// StateDir receives the kubeconfig and the operator's log.
 	StateDir string
 	Out      io.Writer
@@ -57,12 +58,25 @@ const (
 
 // Run starts everything, converges the sample key and reports.
 func Run(ctx context.Context, o Options) error {
-	emu, seeded, xURL, stopEmu, err := startEmulator(o)
+	log, err := openRequestLog(o.StateDir)
 	if err != nil {
 		return err
 	}
-	defer stopEmu()
-	fmt.Fprintf(o.Out, "Apigee emulator (X dialect) on %s, organization %s\n", xURL, emu.Organization())
+	defer log.w.Close()
+	x, err := startX(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	defer x.stop()
+	fmt.Fprintf(o.Out, "Apigee emulator (X dialect) on %s, organization %s\n", x.url, x.emu.Organization())
+	legacy, err := startLegacy(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	defer legacy.stop()
+	fmt.Fprintf(o.Out, "Apigee emulator (Edge dialect) on %s, organization %s (Basic auth or Edge OAuth at %s/oauth/token)\n",
+		legacy.url, legacy.emu.Organization(), legacy.url)
+	fmt.Fprintln(o.Out, "Apigee requests are logged in", filepath.Join(o.StateDir, "apigee-requests.log"))
 
 	env, c, err := startControlPlane(o)
 	if err != nil {
@@ -81,17 +95,16 @@ func Run(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintln(o.Out, "Operator running; log in", filepath.Join(o.StateDir, "operator.log"))
 
-	if err := applySamples(ctx, o, kubeconfig); err != nil {
-		return err
-	}
-	if err := pointConnectionAt(ctx, c, xURL); err != nil {
+	if err := applySamples(ctx, o, kubeconfig, x.url); err != nil {
 		return err
 	}
 	k, err := waitReady(ctx, c, o.Wait)
 	if err != nil {
 		return err
 	}
-	report(o.Out, emu, k, seeded)
+	report(o.Out, x.emu, k, x.seeded)
+	fmt.Fprintf(o.Out, "\nKeys not yet under management: 2 in app %s of %s (acme-prod), 3 in %s (Edge):\n"+
+		"README, \"Bring existing keys under management\", onboards and migrates them.\n", onboardApp, onboardDeveloper, LegacyOrganization)
 	fmt.Fprintf(o.Out, "\nKeep going with kubectl:\n  export KUBECONFIG=%s\n  kubectl get developerappkeys -A\n", kubeconfig)
 	if o.Stay {
 		fmt.Fprintln(o.Out, "Press Ctrl-C to stop.")
@@ -99,25 +112,6 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintln(o.Out, "Stopping.")
 	}
 	return nil
-}
-
-func startEmulator(o Options) (*emulator.Emulator, []emulator.SeededApp, string, func(), error) {
-	seed, err := emulator.LoadSeed(filepath.Join(o.RepoRoot, "config", "emulator", "seed.yaml"))
-	if err != nil {
-		return nil, nil, "", nil, err
-	}
-	emu := emulator.New(seed.Options())
-	seeded, err := emu.Apply(seed)
-	if err != nil {
-		return nil, nil, "", nil, err
-	}
-	l, err := net.Listen("tcp", o.XAddr)
-	if err != nil {
-		return nil, nil, "", nil, fmt.Errorf("emulator: %w (is another local run still going?)", err)
-	}
-	srv := &http.Server{Handler: emu.Handler(emulator.X), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	return emu, seeded, "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 func startControlPlane(o Options) (*envtest.Environment, client.Client, error) {
@@ -155,31 +149,31 @@ func startManager(ctx context.Context, env *envtest.Environment, o Options) erro
 	return nil
 }
 
-// applySamples runs the pinned kubectl, as a user would.
-func applySamples(ctx context.Context, o Options, kubeconfig string) error {
+// sampleEndpoint is the emulator's address in config/samples.
+const sampleEndpoint = "http://127.0.0.1:8081"
+
+// applySamples runs the pinned kubectl, as a user would. When the emulator
+// listens elsewhere, the samples are rendered and the connection's endpoint
+// rewritten before anything is applied: a key must never be reconciled
+// against whatever else answers at the sample's address.
+func applySamples(ctx context.Context, o Options, kubeconfig, endpoint string) error {
 	kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
-	cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-k", filepath.Join(o.RepoRoot, "config", "samples"))
+	samples := filepath.Join(o.RepoRoot, "config", "samples")
+	cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-k", samples)
+	if endpoint != sampleEndpoint {
+		rendered, err := exec.CommandContext(ctx, kubectl, "kustomize", samples).Output()
+		if err != nil {
+			return fmt.Errorf("kubectl kustomize: %w", err)
+		}
+		cmd = exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "apply", "-f", "-")
+		cmd.Stdin = strings.NewReader(strings.ReplaceAll(string(rendered), "endpoint: "+sampleEndpoint+"\n", "endpoint: "+endpoint+"\n"))
+	}
 	out, err := cmd.CombinedOutput()
 	fmt.Fprintf(o.Out, "$ kubectl apply -k config/samples\n%s", out)
 	if err != nil {
 		return fmt.Errorf("kubectl apply: %w", err)
 	}
 	return nil
-}
-
-// pointConnectionAt sets the sample connection's endpoint to the emulator
-// when it listens elsewhere than the sample says.
-func pointConnectionAt(ctx context.Context, c client.Client, url string) error {
-	conn := &apigeev1alpha1.ApigeeConnection{}
-	if err := c.Get(ctx, types.NamespacedName{Namespace: sampleNamespace, Name: "prod"}, conn); err != nil {
-		return err
-	}
-	if conn.Spec.Endpoint == url {
-		return nil
-	}
-	patch := client.MergeFrom(conn.DeepCopy())
-	conn.Spec.Endpoint = url
-	return c.Patch(ctx, conn, patch)
 }
 
 func waitReady(ctx context.Context, c client.Client, wait time.Duration) (*apigeev1alpha1.DeveloperAppKey, error) {

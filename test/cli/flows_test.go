@@ -29,7 +29,8 @@ type seededKey struct {
 
 // seed gives each developer's apps a generated key and one imported key
 // with sentinel values, products (one manual, approved or revoked),
-// attributes, and for one key a revoked status.
+// attributes; the first key has a scope, the second a 30-day lifetime (X
+// only: Edge does not expire imported keys), the fourth a revoked status.
 func seed(t *testing.T, o *org, d emulator.Dialect) []seededKey {
 	t.Helper()
 	scaffold(t, o)
@@ -40,13 +41,22 @@ func seed(t *testing.T, o *org, d emulator.Dialect) []seededKey {
 		for j, app := range apps {
 			n := i*len(apps) + j
 			k := seededKey{dev, app, fmt.Sprintf("SENTINELkey%dQz", n), fmt.Sprintf("SENTINELsecret%dQz", n)}
-			if _, err := c.ImportKey(ctx, dev, app, apigee.ImportRequest{ConsumerKey: k.key, ConsumerSecret: k.secret}); err != nil {
+			req := apigee.ImportRequest{ConsumerKey: k.key, ConsumerSecret: k.secret}
+			if n == 1 {
+				req.ExpiresInSeconds = 30 * 24 * 3600
+			}
+			if _, err := c.ImportKey(ctx, dev, app, req); err != nil {
 				t.Fatal(err)
 			}
 			ref := apigee.KeyRef{Developer: dev, App: app, ConsumerKey: k.key}
 			attrs := []apigee.Attribute{{Name: "tier", Value: fmt.Sprint("gold-", n)}}
 			if _, err := c.AddProducts(ctx, ref, []string{"orders-read", "orders-admin"}, attrs); err != nil {
 				t.Fatal(err)
+			}
+			if n == 0 {
+				if _, err := c.SetScopes(ctx, ref, []string{"read"}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			action := []apigee.Action{apigee.ActionApprove, apigee.ActionRevoke}[n%2]
 			if err := c.SetProductStatus(ctx, ref, "orders-admin", action); err != nil {
@@ -67,7 +77,7 @@ func seed(t *testing.T, o *org, d emulator.Dialect) []seededKey {
 // key Apigee generates), the same in every organization.
 func scaffold(t *testing.T, o *org) {
 	t.Helper()
-	o.emu.AddProduct("orders-read", "auto")
+	o.emu.AddProduct("orders-read", "auto", emulator.WithScopes("read"))
 	o.emu.AddProduct("orders-admin", "manual")
 	for _, dev := range developers {
 		o.emu.AddDeveloper(dev)
@@ -117,6 +127,7 @@ func TestOnboardInPlace(t *testing.T) {
 	if !strings.Contains(exp.out, "Exported 4 keys") || !strings.Contains(exp.out, "4 auto-generated") {
 		t.Errorf("export summary: %s", exp.out)
 	}
+	checkExported(t, dir, keys, true)
 	plan := run(t, "plan", "--from", dir, "--connection", "prod", "-n", ns)
 	if plan.code != 0 || !strings.Contains(plan.out, "4 keys: 4 would adopt") {
 		t.Fatalf("plan exit %d:\n%s\n%s", plan.code, plan.out, plan.err)
@@ -151,13 +162,19 @@ func TestOnboardInPlace(t *testing.T) {
 	if dup.code == 0 || !strings.Contains(dup.out, "already managed by DeveloperAppKey "+ns+"/"+first.Name) {
 		t.Errorf("plan of a copy: exit %d\n%s", dup.code, dup.out)
 	}
+	// Exported in place again, the keys now managed are left out.
+	reexport := run(t, "export", "--connection", "prod", "-n", ns, "--output-dir", t.TempDir(), "--dry-run")
+	if reexport.code != 0 || !strings.Contains(reexport.out, "Would write 0 DeveloperAppKeys") ||
+		!strings.Contains(reexport.err, "4 already managed by DeveloperAppKeys") {
+		t.Errorf("export after onboarding: exit %d\n%s\n%s", reexport.code, reexport.out, reexport.err)
+	}
 	status := run(t, "status", "-n", ns)
 	if status.code != 0 || !strings.Contains(status.out, "DeveloperAppKeys: 4") ||
 		!strings.Contains(status.out, "Converged") || strings.Contains(status.out, "NotObservedYet") {
 		t.Errorf("status exit %d:\n%s\n%s", status.code, status.out, status.err)
 	}
 	noneLeaked(t, sentinels(keys), map[string]string{
-		"export stdout": exp.out, "export stderr": exp.err, "plan stdout": plan.out, "plan stderr": plan.err,
+		"export stdout": exp.out + reexport.out, "export stderr": exp.err + reexport.err, "plan stdout": plan.out, "plan stderr": plan.err,
 		"status stdout": status.out, "status stderr": status.err,
 		"the manifests directory": dirText(t, dir), "the operator's logs": logs.String(),
 	})
@@ -184,15 +201,22 @@ func TestMigrateEdgeToX(t *testing.T) {
 		t.Fatalf("export exit %d: %s", exp.code, exp.err)
 	}
 	checkSecretFiles(t, secrets, 4)
+	checkExported(t, dir, keys, false)
 
+	x.emu.ResetCalls()
 	early := run(t, "plan", "--from", dir, "--secrets-dir", secrets, "--connection", "prod", "-n", ns, "--output", "json")
-	if early.code != 1 || !strings.Contains(early.out, `"missing developer": 4`) {
+	if early.code != 1 || !strings.Contains(early.out, `"missing developer": 4`) ||
+		!strings.Contains(early.out, `"detail": "create developer alice@example.com, app orders, product orders-read, product orders-admin"`) {
 		t.Fatalf("plan before the X org is scaffolded: exit %d\n%s", early.code, early.out)
 	}
 	scaffold(t, x)
+	x.emu.ResetCalls()
 	plan := run(t, "plan", "--from", dir, "--secrets-dir", secrets, "--connection", "prod", "-n", ns)
 	if plan.code != 0 || !strings.Contains(plan.out, "4 keys: 4 ready") {
 		t.Fatalf("plan exit %d:\n%s\n%s", plan.code, plan.out, plan.err)
+	}
+	if writes, attempts := x.successfulWrites(); writes != 0 || len(attempts) != 0 || !strings.Contains(plan.out, fmt.Sprintf("with %d calls", x.emu.TotalCalls())) {
+		t.Errorf("plan: %d writes, attempts %v; its count of calls: %s", writes, attempts, plan.out)
 	}
 
 	applySecretsDir(t, secrets)
@@ -215,6 +239,7 @@ type comparable struct {
 	Key, Secret, Status string
 	Products            []string
 	Attributes          []apigee.Attribute
+	Scopes              []string
 }
 
 func credential(t *testing.T, o *org, k seededKey) comparable {
@@ -232,7 +257,8 @@ func credential(t *testing.T, o *org, k seededKey) comparable {
 		products = append(products, p.Name+"="+p.Status)
 	}
 	slices.Sort(products)
-	return comparable{Key: c.ConsumerKey, Secret: c.ConsumerSecret, Status: c.Status, Products: products, Attributes: c.Attributes}
+	return comparable{Key: c.ConsumerKey, Secret: c.ConsumerSecret, Status: c.Status, Products: products, Attributes: c.Attributes,
+		Scopes: c.Scopes}
 }
 
 // checkSecretFiles: n Secret files, each readable by the user only.
@@ -247,5 +273,33 @@ func checkSecretFiles(t *testing.T, dir string, n int) {
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, want 0600", filepath.Base(f), st.Mode().Perm())
 		}
+	}
+}
+
+// checkExported: one manifest per seeded key with its scopes and, where
+// the key expires (X), its remaining lifetime.
+func checkExported(t *testing.T, dir string, keys []seededKey, expires bool) {
+	t.Helper()
+	got := map[string]string{}
+	for _, m := range manifests(t, dir) {
+		lifetime := "never"
+		if s := m.Spec.ExpiresInSeconds; s != nil {
+			lifetime = fmt.Sprint(*s > 29*24*3600 && *s < 31*24*3600) // the emulator's clock runs ahead
+		}
+		got[m.Spec.Developer+"/"+m.Spec.App] = fmt.Sprintf("scopes %v, expires %s", m.Spec.Scopes, lifetime)
+	}
+	want := map[string]string{}
+	for i, k := range keys {
+		scopes, lifetime := "[]", "never"
+		if i == 0 {
+			scopes = "[read]"
+		}
+		if i == 1 && expires {
+			lifetime = "true"
+		}
+		want[k.developer+"/"+k.app] = fmt.Sprintf("scopes %s, expires %s", scopes, lifetime)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("exported scopes and lifetimes (-want +got):\n%s", diff)
 	}
 }

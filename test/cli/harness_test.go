@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -90,10 +91,22 @@ type org struct {
 
 func newOrg(t *testing.T, d emulator.Dialect, name string) *org {
 	t.Helper()
+	return newOrgWith(t, d, emulator.Options{Organization: name}, nil)
+}
+
+// newOrgWith is newOrg with options (auth besides the token) and a
+// middleware in front of the emulator.
+func newOrgWith(t *testing.T, d emulator.Dialect, opts emulator.Options, wrap func(http.Handler) http.Handler) *org {
+	t.Helper()
 	var offset atomic.Int64
-	emu := emulator.New(emulator.Options{Organization: name, BearerToken: token,
-		Clock: func() time.Time { return time.Now().Add(time.Duration(offset.Add(int64(time.Minute)))) }})
-	srv := httptest.NewServer(emu.Handler(d))
+	opts.BearerToken = token
+	opts.Clock = func() time.Time { return time.Now().Add(time.Duration(offset.Add(int64(time.Minute)))) }
+	emu := emulator.New(opts)
+	h := emu.Handler(d)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &org{emu: emu, srv: srv}
 }
@@ -178,22 +191,9 @@ func run(t *testing.T, args ...string) result {
 // apply -k would.
 func applyDir(t *testing.T, dir string) []*apigeev1alpha1.DeveloperAppKey {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	var keys []*apigeev1alpha1.DeveloperAppKey
-	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := &apigeev1alpha1.DeveloperAppKey{}
-		if err := yaml.UnmarshalStrict(b, k); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	keys := manifests(t, dir)
+	for _, k := range keys {
 		create(t, k)
-		keys = append(keys, k)
 	}
 	return keys
 }

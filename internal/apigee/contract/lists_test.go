@@ -154,7 +154,7 @@ func TestListsRetryAndClassifyFailures(t *testing.T) {
 			c, l := e.lister(clientOptions{retry: fastRetries(3)})
 			seedOrg(t, e, c, 1, 1)
 			e.emu.InjectFault(emulator.Fault{Operation: emulator.OpListApps, Status: 503, Remaining: 1})
-			apps, err := l.ListApps(context.Background(), "", 10)
+			apps, err := l.ListApps(context.Background(), apigee.AllApps[0], "", 10)
 			if err != nil || len(apps) != 1 {
 				t.Fatalf("ListApps after one 503 = %d apps, %v; want the retry to succeed", len(apps), err)
 			}
@@ -172,9 +172,73 @@ func TestListRejectsOversizedPages(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			e := newEnv(t, d, nil)
 			_, l := e.lister(clientOptions{retry: fastRetries(1)})
-			if _, err := l.ListApps(context.Background(), "", 1001); apigee.ClassOf(err) != apigee.ClassInvalid {
+			if _, err := l.ListApps(context.Background(), apigee.AllApps[0], "", 1001); apigee.ClassOf(err) != apigee.ClassInvalid {
 				t.Fatalf("rows=1001: class %q, want InvalidArgument", apigee.ClassOf(err))
 			}
 		})
 	}
+}
+
+// TestListsIncludeRevokedAppsAndKeys: the apps list is documented to
+// default to approved apps and approved keys; listing the organization must
+// still bring the keys of a revoked app and a revoked key, each once.
+func TestListsIncludeRevokedAppsAndKeys(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			e := newEnv(t, d, nil)
+			c, l := e.lister(clientOptions{})
+			seedOrg(t, e, c, 2, 2)
+			ctx := context.Background()
+			if err := e.emu.SetAppStatus("dev0@example.com", "app1", apigee.StatusRevoked); err != nil {
+				t.Fatal(err)
+			}
+			ref := apigee.KeyRef{Developer: "dev1@example.com", App: "app0", ConsumerKey: "key-1-0"}
+			if err := c.SetKeyStatus(ctx, ref, apigee.ActionRevoke); err != nil {
+				t.Fatal(err)
+			}
+			// What a list with the defaults sees: neither.
+			defaults, err := l.ListApps(ctx, apigee.AllApps[0], "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := keysIn(defaults); slices.Contains(got, "key-0-1") || slices.Contains(got, "key-1-0") {
+				t.Errorf("the approved/approved page holds %v", got)
+			}
+
+			var all []apigee.ListedApp
+			e.emu.ResetCalls()
+			if err := apigee.EachApp(ctx, l, 1000, func(page []apigee.ListedApp) error {
+				all = append(all, page...)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if calls := e.emu.Calls(emulator.OpListApps); calls != len(apigee.AllApps) {
+				t.Errorf("ListApps calls = %d, want one per filter (%d)", calls, len(apigee.AllApps))
+			}
+			got := keysIn(all)
+			slices.Sort(got)
+			if n := len(slices.Compact(slices.Clone(got))); len(got) != 8 || n != 8 {
+				t.Errorf("keys listed: %d (%d distinct), want 8 once each", len(got), n)
+			}
+			for _, k := range []string{"key-0-1", "key-1-0"} {
+				if !slices.Contains(got, k) {
+					t.Errorf("%s (revoked app or revoked key) was not listed", k)
+				}
+			}
+			if !slices.ContainsFunc(all, func(a apigee.ListedApp) bool { return a.Name == "app1" && a.Status == apigee.StatusRevoked }) {
+				t.Errorf("the revoked app was not listed with its status")
+			}
+		})
+	}
+}
+
+func keysIn(apps []apigee.ListedApp) []string {
+	var out []string
+	for _, a := range apps {
+		for _, c := range a.Credentials {
+			out = append(out, c.ConsumerKey)
+		}
+	}
+	return out
 }

@@ -49,11 +49,13 @@ func (c *Client) ListDevelopers(ctx context.Context, startKey string, count int)
 	return out, nil
 }
 
-// ListApps: GET /apps?expand=true&rows=&startKey= (startKey an app id).
-// Edge's expanded apps carry credentials and developerId, not the email.
-func (c *Client) ListApps(ctx context.Context, startKey string, rows int) ([]apigee.ListedApp, error) {
+// ListApps: GET /apps?expand=true&includeCred=true&status=&keyStatus=&rows=&startKey=
+// (startKey an app id). Edge's expanded apps carry credentials (with
+// includeCred=true) and developerId, not the email.
+func (c *Client) ListApps(ctx context.Context, f apigee.AppFilter, startKey string, rows int) ([]apigee.ListedApp, error) {
 	var resp wireApps
-	if err := c.list(ctx, apigee.OpListApps, "/apps", "rows", startKey, rows, &resp); err != nil {
+	filter := url.Values{"includeCred": {"true"}, "status": {f.Status}, "keyStatus": {f.KeyStatus}}
+	if err := c.list(ctx, apigee.OpListApps, "/apps", "rows", startKey, rows, &resp, filter); err != nil {
 		return nil, err
 	}
 	out := make([]apigee.ListedApp, 0, len(resp.App))
@@ -76,9 +78,15 @@ func (c *Client) ListProducts(ctx context.Context, startKey string, count int) (
 	return out, nil
 }
 
-// list makes one expanded list call; sizeParam is count or rows.
-func (c *Client) list(ctx context.Context, op, path, sizeParam, startKey string, size int, out any) error {
+// list makes one expanded list call; sizeParam is count or rows; extra
+// adds parameters.
+func (c *Client) list(ctx context.Context, op, path, sizeParam, startKey string, size int, out any, extra ...url.Values) error {
 	q := url.Values{"expand": {"true"}, sizeParam: {strconv.Itoa(size)}}
+	for _, e := range extra {
+		for k, v := range e {
+			q[k] = v
+		}
+	}
 	if startKey != "" {
 		q.Set("startKey", startKey)
 	}

@@ -7,18 +7,26 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
 
 // The organization's list calls, as the export and plan commands use them
 // (docs/emulator.md has the evidence for the shapes):
 //
 //	GET /developers?expand=true&count=N&startKey=EMAIL
-//	GET /apps?expand=true&rows=N&startKey=APPID
+//	GET /apps?expand=true&includeCred=true&status=S&keyStatus=K&rows=N&startKey=APPID
 //	GET /apiproducts?expand=true&count=N&startKey=NAME
 //
 // Pages are ordered by the startKey field and start at startKey inclusive,
 // as Apigee's do. Without expand=true X answers names in objects and Edge
 // bare names.
+//
+// The apps list filters as its reference documents, taken at its most
+// hiding: status (the app's) defaults to approved, keyStatus defaults to
+// approved and keeps only the credentials with that status, and
+// credentials come only with includeCred=true. A client that wants every
+// key must ask for each status and for credentials (docs/emulator.md).
 const (
 	OpListDevelopers = "ListDevelopers"
 	OpListApps       = "ListApps"
@@ -93,11 +101,17 @@ func (e *Emulator) listApps(wr wire, rt route, _ []byte) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
+	f, err := parseAppFilter(rt.query)
+	if err != nil {
+		return 0, nil, err
+	}
 	e.mu.Lock()
 	var all []appSnapshot
 	for _, d := range e.s.developers {
 		for _, a := range d.apps {
-			all = append(all, a.snapshot())
+			if s := a.snapshot(); s.Status == f.status {
+				all = append(all, f.credentials(s))
+			}
 		}
 	}
 	e.mu.Unlock()
@@ -108,6 +122,36 @@ func (e *Emulator) listApps(wr wire, rt route, _ []byte) (int, any, *apiError) {
 		items = append(items, listItem(wr, p.expand, listedApp(wr, a), "appId", a.AppID))
 	}
 	return http.StatusOK, listBody(wr, p.expand, "app", items), nil
+}
+
+// appFilter is the apps list's status, keyStatus and includeCred.
+type appFilter struct {
+	status, keyStatus string
+	includeCred       bool
+}
+
+func parseAppFilter(q url.Values) (appFilter, *apiError) {
+	f := appFilter{status: cmp.Or(q.Get("status"), "approved"), keyStatus: cmp.Or(q.Get("keyStatus"), "approved"),
+		includeCred: q.Get("includeCred") == "true"}
+	for _, v := range []string{f.status, f.keyStatus} {
+		if v != "approved" && v != "revoked" {
+			return f, errInvalid("messaging.adaptors.http.flow.InvalidParameter", "status and keyStatus must be approved or revoked")
+		}
+	}
+	return f, nil
+}
+
+// credentials keeps the app's credentials with the filter's key status,
+// or none without includeCred.
+func (f appFilter) credentials(a appSnapshot) appSnapshot {
+	var kept []apigee.Credential
+	for _, c := range a.Credentials {
+		if f.includeCred && c.Status == f.keyStatus {
+			kept = append(kept, c)
+		}
+	}
+	a.Credentials = kept
+	return a
 }
 
 func (e *Emulator) listProducts(wr wire, rt route, _ []byte) (int, any, *apiError) {

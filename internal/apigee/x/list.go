@@ -33,12 +33,14 @@ func (c *Client) ListDevelopers(ctx context.Context, startKey string, count int)
 	return out, nil
 }
 
-// ListApps: GET /apps?expand=true&rows=&startKey= (OrganizationsAppsService.List),
-// the call apigeecli's apps export pages with; each app carries its
-// credentials.
-func (c *Client) ListApps(ctx context.Context, startKey string, rows int) ([]apigee.ListedApp, error) {
+// ListApps: GET /apps?expand=true&includeCred=true&status=&keyStatus=&rows=&startKey=
+// (OrganizationsAppsService.List), the call apigeecli's apps export pages
+// with; each app carries its credentials. status and keyStatus are always
+// sent: the reference defaults both to approved.
+func (c *Client) ListApps(ctx context.Context, f apigee.AppFilter, startKey string, rows int) ([]apigee.ListedApp, error) {
 	ctx = apigee.WithOperation(ctx, apigee.OpListApps)
-	call := c.svc.Organizations.Apps.List(c.orgName()).Expand(true).Rows(int64(rows))
+	call := c.svc.Organizations.Apps.List(c.orgName()).Expand(true).IncludeCred(true).
+		Status(f.Status).KeyStatus(f.KeyStatus).Rows(int64(rows))
 	if startKey != "" {
 		call = call.StartKey(startKey)
 	}
