@@ -45,7 +45,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.DurationVar(&o.resyncInterval, "resync-interval", 10*time.Minute, "How often a converged key is re-read from Apigee to correct drift.")
 	fs.DurationVar(&o.expiryWarning, "expiry-warning-window", 7*24*time.Hour, "How long before a key expires the KeyExpiringSoon warning is sent and Ready says when.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for DeveloperAppKeys and ApigeeConnections; empty watches all.")
-	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 8, "Objects of each kind reconciled at once; one organization's keys take at most half of them. Apigee calls stay within each organization's rate limit whatever this is.")
+	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 16, "Objects of each kind reconciled at once; one organization's keys take at most half of them. Apigee calls stay within each organization's rate limit whatever this is.")
 	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "Upper bound of one reconcile.")
 	fs.DurationVar(&o.callTimeout, "apigee-call-timeout", 30*time.Second, "Upper bound of one Apigee management call. Calls that time out, fail to connect or answer 502/503/504 five times in a row make the organization Unreachable: its calls are held, and its keys wait without holding workers, until a trial call succeeds.")
 	fs.BoolVar(&o.namespacedAmbient, "namespaced-ambient-credentials", false, "Let ApigeeConnections (namespaced) use workloadIdentity, the operator's own Google identity, towards https://*.googleapis.com endpoints only. "+

@@ -34,7 +34,7 @@ const (
 	token     = "t"
 )
 
-// manager runs the operator's controllers as in production (8 workers)
+// manager runs the operator's controllers as in production (16 workers)
 // until stop is called; stop waits for it to end.
 type manager struct {
 	stop func()
@@ -45,7 +45,7 @@ func startManager(t testing.TB, env *testenv.Env, o controller.Options) *manager
 	ctrl.SetLogger(logr.Discard()) // figures only; logs are checked elsewhere
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Controller: config.Controller{SkipNameValidation: new(true), MaxConcurrentReconciles: 8},
+		Controller: config.Controller{SkipNameValidation: new(true), MaxConcurrentReconciles: 16},
 		Client:     client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Cache:      cache.Options{},
 	})
