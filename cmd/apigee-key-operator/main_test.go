@@ -76,7 +76,7 @@ func TestRunServesProbesAndMetrics(t *testing.T) {
 	waitOK(t, "http://"+probes+"/healthz", "ok")
 	waitOK(t, "http://"+probes+"/readyz", "ok")
 	// The controllers register once started, with the configured workers.
-	waitOK(t, "http://"+metrics+"/metrics", `controller_runtime_max_concurrent_reconciles{controller="developerappkey"} 8`)
+	waitOK(t, "http://"+metrics+"/metrics", `controller_runtime_max_concurrent_reconciles{controller="developerappkey"} 16`)
 	cancel()
 	select {
 	case err := <-done:
