@@ -343,14 +343,18 @@ type apigeeOrg struct {
 
 	mu      sync.Mutex
 	creates []*create
+	// gate, when set, holds create answers further until it is closed.
+	gate chan struct{}
 }
 
 type create struct {
 	fingerprint string
-	status      int  // 0 until Apigee has answered
-	delivered   bool // the answer was sent back
-	lost        bool // the importer went away before its answer was sent
+	status      int       // 0 until Apigee has answered
+	delivered   time.Time // when the answer was sent back
+	lost        bool      // the importer went away before its answer was sent
 }
+
+func (c *create) done() bool { return !c.delivered.IsZero() || c.lost }
 
 // newApigee serves an organization with the developer and the products.
 // Its apps come later (addApps).
@@ -408,9 +412,22 @@ func (a *apigeeOrg) serve(w http.ResponseWriter, r *http.Request) {
 	c.status = rec.Code
 	a.mu.Unlock()
 	if rec.Code < 300 {
-		select { // the key exists; its importer does not know yet
+		// The key exists; its importer does not know yet.
+		select {
 		case <-time.After(a.hold):
 		case <-r.Context().Done():
+		}
+		a.mu.Lock()
+		gate := a.gate
+		a.mu.Unlock()
+		if gate == nil {
+			gate = closed
+		}
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+		}
+		if r.Context().Err() != nil {
 			a.mu.Lock()
 			c.lost = true
 			a.mu.Unlock()
@@ -423,8 +440,26 @@ func (a *apigeeOrg) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
 	a.mu.Lock()
-	c.delivered = true
+	c.delivered = time.Now()
 	a.mu.Unlock()
+}
+
+// closed is an open gate.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// holdAnswers holds the answers of creates, from now until the returned
+// func is called.
+func (a *apigeeOrg) holdAnswers() (release func()) {
+	gate := make(chan struct{})
+	a.mu.Lock()
+	a.gate = gate
+	a.mu.Unlock()
+	return func() {
+		a.mu.Lock()
+		a.gate = nil
+		a.mu.Unlock()
+		close(gate)
+	}
 }
 
 // progress is how many keys Apigee has created, and which of them have an
@@ -435,12 +470,39 @@ func (a *apigeeOrg) progress() (created int, unanswered []string) {
 	for _, c := range a.creates {
 		if c.status >= 200 && c.status < 300 {
 			created++
-			if !c.delivered && !c.lost {
+			if !c.done() {
 				unanswered = append(unanswered, c.fingerprint)
 			}
 		}
 	}
 	return created, unanswered
+}
+
+// inFlight counts the creates Apigee has not finished answering.
+func (a *apigeeOrg) inFlight() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, c := range a.creates {
+		if !c.done() {
+			n++
+		}
+	}
+	return n
+}
+
+// answeredSince counts the keys Apigee created whose answers were sent
+// back after t.
+func (a *apigeeOrg) answeredSince(t time.Time) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, c := range a.creates {
+		if c.status >= 200 && c.status < 300 && c.delivered.After(t) {
+			n++
+		}
+	}
+	return n
 }
 
 // lostAnswers lists the keys Apigee created whose importer went away
