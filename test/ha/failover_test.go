@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,14 +110,35 @@ func TestLeaderKilledMidImport(t *testing.T) {
 		t.Logf("%s's errors:\n%s", standby.name, standby.problems(keys))
 	}
 
-	// A clean stop hands the lease back at once (released on cancel).
+	// The killed replica comes back (as the kubelet would start it again)
+	// as the standby. A clean stop of the leader, the former standby,
+	// hands the lease over at once: it is released, not left to expire.
+	restarted := startReplica(t, c, leader.name+"-restarted", false)
+	eventually(t, 30*time.Second, restarted.name+" trying for the lease", func() (bool, string) {
+		return strings.Contains(restarted.out.String(), "Attempting to acquire leader lease"), "not yet"
+	})
+	survivorID := holder(c.lease(t))
+	stopping := time.Now()
 	standby.stop(t)
-	if h := holder(c.lease(t)); h != "" {
-		t.Errorf("after SIGTERM the lease is still held by %q; a clean stop releases it", h)
-	}
 	if runs := standby.runs(); len(runs) != 1 || runs[0] != "<nil>" {
 		t.Errorf("%s ended %v, want one run ending cleanly", standby.name, runs)
 	}
+	// Had it not been released, the lease would stay the stopped leader's
+	// for a lease duration after its last renewal, just before it exited.
+	if h := holder(c.lease(t)); h == survivorID {
+		t.Errorf("%s exited and still holds the lease: a clean stop releases it", standby.name)
+	}
+	eventually(t, handoverBound()+30*time.Second, restarted.name+" to take the lease", func() (bool, string) {
+		h := holder(c.lease(t))
+		return h != "" && h != survivorID, "holder " + h
+	})
+	l = c.lease(t)
+	took := l.Spec.AcquireTime.Sub(stopping)
+	t.Logf("%s took the lease %s after %s was sent SIGTERM", restarted.name, took.Round(time.Millisecond), standby.name)
+	eventually(t, 30*time.Second, restarted.name+" reconciling", func() (bool, string) {
+		return restarted.startedWorkers() == 1, fmt.Sprintf("started workers %d times", restarted.startedWorkers())
+	})
+	noneLeaked(t, keys, restarted)
 }
 
 // waitLeader waits until one replica reconciles and returns it and the
