@@ -352,9 +352,10 @@ type create struct {
 	status      int       // 0 until Apigee has answered
 	delivered   time.Time // when the answer was sent back
 	lost        bool      // the importer went away before its answer was sent
+	aborted     bool      // the importer went away before Apigee acted
 }
 
-func (c *create) done() bool { return !c.delivered.IsZero() || c.lost }
+func (c *create) done() bool { return !c.delivered.IsZero() || c.lost || c.aborted }
 
 // newApigee serves an organization with the developer and the products.
 // Its apps come later (addApps).
@@ -406,12 +407,18 @@ func (a *apigeeOrg) serve(w http.ResponseWriter, r *http.Request) {
 	a.creates = append(a.creates, c)
 	a.mu.Unlock()
 
-	rec := httptest.NewRecorder()
+	rec := &answer{header: http.Header{}}
 	next.ServeHTTP(rec, r)
 	a.mu.Lock()
-	c.status = rec.Code
+	c.status = rec.status
 	a.mu.Unlock()
-	if rec.Code < 300 {
+	if rec.status == 0 {
+		a.mu.Lock()
+		c.aborted = true // the importer went away before Apigee acted
+		a.mu.Unlock()
+		return
+	}
+	if rec.status < 300 {
 		// The key exists; its importer does not know yet.
 		select {
 		case <-time.After(a.hold):
@@ -434,14 +441,36 @@ func (a *apigeeOrg) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for k, v := range rec.Header() {
+	for k, v := range rec.header {
 		w.Header()[k] = v
 	}
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(rec.body.Bytes())
 	a.mu.Lock()
 	c.delivered = time.Now()
 	a.mu.Unlock()
+}
+
+// answer is a response kept back. Unlike httptest.ResponseRecorder its
+// status stays 0 when nothing was written (the emulator gives up on a
+// request whose client went away before it acted).
+type answer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (a *answer) Header() http.Header { return a.header }
+
+func (a *answer) WriteHeader(status int) {
+	if a.status == 0 {
+		a.status = status
+	}
+}
+
+func (a *answer) Write(b []byte) (int, error) {
+	a.WriteHeader(http.StatusOK)
+	return a.body.Write(b)
 }
 
 // closed is an open gate.
