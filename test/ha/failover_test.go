@@ -79,7 +79,7 @@ func TestLeaderKilledMidImport(t *testing.T) {
 		t.Fatalf("%s reconciled before the leader died: two replicas at once", standby.name)
 	}
 
-	// Handover: the standby takes the lease once it expires.
+	// Handover: the standby takes the lease once it has expired.
 	eventually(t, handoverBound()+30*time.Second, "the standby to take the lease", func() (bool, string) {
 		h := holder(c.lease(t))
 		return h != "" && h != leaderID, "holder " + h
@@ -88,7 +88,7 @@ func TestLeaderKilledMidImport(t *testing.T) {
 	handover := l.Spec.AcquireTime.Sub(killed)
 	t.Logf("%s took the lease %s after the kill (lease duration %s, retry period %s)", standby.name, handover.Round(time.Millisecond), leaseDuration, retryPeriod)
 	if handover > handoverBound() {
-		t.Errorf("handover took %s, want within %s (lease duration, a jittered retry period and %s of margin)", handover, handoverBound(), handoverMargin)
+		t.Errorf("handover took %s, want within %s (lease duration, two jittered retry periods and %s of margin)", handover, handoverBound(), handoverMargin)
 	}
 	eventually(t, 30*time.Second, standby.name+" reconciling", func() (bool, string) {
 		return standby.startedWorkers() == 1, fmt.Sprintf("started workers %d times", standby.startedWorkers())

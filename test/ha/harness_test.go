@@ -834,13 +834,17 @@ func noneLeaked(t *testing.T, keys []keySpec, replicas ...*replica) {
 }
 
 // handoverBound is the longest a standby may take to lead after the
-// leader died without releasing the lease: the lease must expire (it was
-// renewed at most just before the kill), and the standby looks at it every
-// retry period (jittered). The margin is for a loaded CI machine.
+// leader died without releasing the lease. The standby looks at the lease
+// every retry period, jittered up to (1+JitterFactor) times that, and
+// counts the lease duration from when it saw the last renewal (made at
+// most a retry period before the kill, seen up to one jittered period
+// later); it takes the lease at its first look after that. The margin is
+// for a loaded CI machine.
 const handoverMargin = 5 * time.Second
 
 func handoverBound() time.Duration {
-	return leaseDuration + time.Duration(leaderelection.JitterFactor*float64(retryPeriod)) + handoverMargin
+	jittered := time.Duration((1 + leaderelection.JitterFactor) * float64(retryPeriod))
+	return leaseDuration + 2*jittered + handoverMargin
 }
 
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
