@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/tools/leaderelection"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -21,6 +22,9 @@ type options struct {
 	probeAddr        string
 	leaderElect      bool
 	leaderElectNS    string
+	leaseDuration    time.Duration // leader election timings
+	renewDeadline    time.Duration
+	retryPeriod      time.Duration
 	resyncInterval   time.Duration
 	expiryWarning    time.Duration
 	watchNamespaces  string
@@ -42,6 +46,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica reconciles; needed with more than one replica.")
 	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election lease; defaults to the pod's namespace.")
+	fs.DurationVar(&o.leaseDuration, "leader-election-lease-duration", 15*time.Second, "How long a standby replica waits after the leader's last renewal before taking over: the longest pause in reconciling when a leader dies without releasing its lease.")
+	fs.DurationVar(&o.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew its lease before it stops (and exits); less than the lease duration.")
+	fs.DurationVar(&o.retryPeriod, "leader-election-retry-period", 2*time.Second, "How often replicas try to acquire or renew the lease.")
 	fs.DurationVar(&o.resyncInterval, "resync-interval", 10*time.Minute, "How often a converged key is re-read from Apigee to correct drift.")
 	fs.DurationVar(&o.expiryWarning, "expiry-warning-window", 7*24*time.Hour, "How long before a key expires the KeyExpiringSoon warning is sent and Ready says when.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for DeveloperAppKeys and ApigeeConnections; empty watches all.")
@@ -71,6 +78,9 @@ func (o options) validate() error {
 	if o.resyncInterval < time.Second {
 		return fmt.Errorf("--resync-interval must be at least 1s, got %s", o.resyncInterval)
 	}
+	if err := o.validateLeaderElection(); err != nil {
+		return err
+	}
 	if o.concurrency < 1 {
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.concurrency)
 	}
@@ -85,6 +95,23 @@ func (o options) validate() error {
 	}
 	if o.logFormat != "json" && o.logFormat != "console" {
 		return fmt.Errorf(`--log-format must be "json" or "console", got %q`, o.logFormat)
+	}
+	return nil
+}
+
+// validateLeaderElection checks the lease timings as client-go's leader
+// elector would, but before anything starts and naming the flags: the
+// lease outlives the renew deadline, which outlives a jittered retry.
+func (o options) validateLeaderElection() error {
+	switch {
+	case o.leaseDuration <= 0 || o.renewDeadline <= 0 || o.retryPeriod <= 0:
+		return fmt.Errorf("--leader-election-lease-duration, --leader-election-renew-deadline and --leader-election-retry-period must be positive, got %s, %s, %s",
+			o.leaseDuration, o.renewDeadline, o.retryPeriod)
+	case o.leaseDuration <= o.renewDeadline:
+		return fmt.Errorf("--leader-election-lease-duration (%s) must be longer than --leader-election-renew-deadline (%s)", o.leaseDuration, o.renewDeadline)
+	case float64(o.renewDeadline) <= leaderelection.JitterFactor*float64(o.retryPeriod):
+		return fmt.Errorf("--leader-election-renew-deadline (%s) must be longer than %.1f times --leader-election-retry-period (%s)",
+			o.renewDeadline, leaderelection.JitterFactor, o.retryPeriod)
 	}
 	return nil
 }

@@ -32,6 +32,14 @@ func TestParseFlags(t *testing.T) {
 		{"tenancy flags", []string{"--namespaced-ambient-credentials", "--organization-requests-per-minute=3000", "--organization-burst=5"}, ""},
 		{"negative budget", []string{"--organization-requests-per-minute=-1"}, "--organization-requests-per-minute must be between 0 and 100000"},
 		{"no burst", []string{"--organization-burst=0"}, "--organization-burst must be between 1 and 1000"},
+		{"lease timings", []string{"--leader-elect", "--leader-election-namespace=ops", "--leader-election-lease-duration=6s",
+			"--leader-election-renew-deadline=4s", "--leader-election-retry-period=1s"}, ""},
+		{"lease no longer than the renew deadline", []string{"--leader-election-lease-duration=10s"},
+			"--leader-election-lease-duration (10s) must be longer than --leader-election-renew-deadline (10s)"},
+		{"renew deadline within a jittered retry", []string{"--leader-election-renew-deadline=2400ms", "--leader-election-retry-period=2s"},
+			"--leader-election-renew-deadline (2.4s) must be longer than 1.2 times --leader-election-retry-period (2s)"},
+		{"no retry period", []string{"--leader-election-retry-period=0s"}, "must be positive"},
+		{"negative lease", []string{"--leader-election-lease-duration=-1s"}, "must be positive"},
 	}
 	for _, c := range cases {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -48,11 +56,32 @@ func TestParseFlags(t *testing.T) {
 	if o, _ := parseFlags(fs, nil); o.tenancy().NamespacedAmbientCredentials || o.tenancy().OrganizationRate != (apigee.Rate{Burst: 20}) {
 		t.Errorf("by default the ambient identity is not lent to namespaces and budgets are the platform's, got %+v", o.tenancy())
 	}
+	m := managerOptions(parsed(t))
+	if *m.LeaseDuration != 15*time.Second || *m.RenewDeadline != 10*time.Second || *m.RetryPeriod != 2*time.Second || !m.LeaderElectionReleaseOnCancel {
+		t.Errorf("leader election defaults: lease %s, renew %s, retry %s, release on cancel %t; want controller-runtime's 15s, 10s, 2s and a release",
+			*m.LeaseDuration, *m.RenewDeadline, *m.RetryPeriod, m.LeaderElectionReleaseOnCancel)
+	}
+	m = managerOptions(parsed(t, "--leader-elect", "--leader-election-namespace=ops", "--leader-election-lease-duration=6s",
+		"--leader-election-renew-deadline=4s", "--leader-election-retry-period=1s"))
+	if !m.LeaderElection || m.LeaderElectionNamespace != "ops" || *m.LeaseDuration != 6*time.Second || *m.RenewDeadline != 4*time.Second || *m.RetryPeriod != time.Second {
+		t.Errorf("leader election flags not passed to the manager: %t %q %s %s %s", m.LeaderElection, m.LeaderElectionNamespace, *m.LeaseDuration, *m.RenewDeadline, *m.RetryPeriod)
+	}
 	fs = flag.NewFlagSet("test", flag.ContinueOnError)
 	o, _ := parseFlags(fs, []string{"--watch-namespaces= a,,b "})
 	if got := o.namespaces(); len(got) != 2 || got[0] != "a" || got[1] != "b" {
 		t.Errorf("namespaces() = %q", got)
 	}
+}
+
+// parsed parses valid flags.
+func parsed(t *testing.T, args ...string) options {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	o, err := parseFlags(fs, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 // TestRunServesProbesAndMetrics starts the real manager against the test

@@ -80,5 +80,14 @@ func managerOptions(o options) ctrl.Options {
 		// Secret data is never cached: reads go to the API server and changes
 		// are noticed through a metadata-only watch (see internal/controller).
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+
+		LeaseDuration: &o.leaseDuration,
+		RenewDeadline: &o.renewDeadline,
+		RetryPeriod:   &o.retryPeriod,
+		// A replica that stops cleanly (rolling update, drain) hands the
+		// lease over at once instead of leaving it to expire. The manager
+		// releases it only after its reconciles have stopped, and main
+		// exits right after.
+		LeaderElectionReleaseOnCancel: true,
 	}
 }

@@ -63,13 +63,46 @@ func Start(t testing.TB) *Env {
 // the caller stops it.
 func StartMain() (*Env, error) { return start() }
 
-func start() (*Env, error) {
+// StartRestartable is Start with an API server that StopAPIServer and
+// StartAPIServer can take down and bring back on the same port with the
+// same certificates, so clients holding the kubeconfig reconnect to it.
+// etcd keeps running, and the data with it.
+func StartRestartable(t testing.TB) *Env {
+	t.Helper()
+	// A directory of our own: envtest deletes one it made itself when the
+	// API server stops, and new certificates would not match the kubeconfig.
+	certs := t.TempDir()
+	env, err := start(func(te *envtest.Environment) {
+		api := &envtest.APIServer{CertDir: certs}
+		// Close watches when stopping, as a rolling restart does, instead
+		// of waiting up to a minute for clients to hang up.
+		api.Configure().Set("shutdown-watch-termination-grace-period", "2s")
+		te.ControlPlane.APIServer = api
+	})
+	if err != nil {
+		t.Fatalf("starting the test control plane: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	return env
+}
+
+// StopAPIServer stops the kube-apiserver (SIGTERM, as a restart would).
+func (e *Env) StopAPIServer() error { return e.ControlPlane.GetAPIServer().Stop() }
+
+// StartAPIServer starts the kube-apiserver again and waits until it is
+// healthy.
+func (e *Env) StartAPIServer() error { return e.ControlPlane.GetAPIServer().Start() }
+
+func start(configure ...func(*envtest.Environment)) (*Env, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errNoAssets
 	}
 	te := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
+	}
+	for _, c := range configure {
+		c(te)
 	}
 	cfg, err := te.Start()
 	if err != nil {
