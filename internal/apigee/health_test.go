@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv/clock"
 )
 
 // scripted is a base transport whose answers a test sets call by call.
@@ -39,26 +41,9 @@ func (s *scripted) RoundTrip(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: code, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
 }
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-func healthRig(t *testing.T) (*scripted, *Transport, *HealthRegistry, *fakeClock, *atomic.Int32) {
+func healthRig(t *testing.T) (*scripted, *Transport, *HealthRegistry, *clock.Fake, *atomic.Int32) {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	clock := clock.NewFake(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
 	var changes atomic.Int32
 	reg := NewHealthRegistry(clock.Now, func(string) { changes.Add(1) })
 	base := &scripted{code: 200}

@@ -11,29 +11,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv/clock"
 )
 
 // t0 is the fake clock's start: 2026-01-02T03:04:05.678Z = 1767323045678 ms.
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
 
 const t0ms = 1767323045678
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // counterKeys is a deterministic KeyGenerator: gen000001, gen000002, …
 func counterKeys() func() string {
@@ -52,7 +37,7 @@ func counterKeys() func() string {
 // with apps app1 and app2, and developer other@example.com with app app3.
 type fixture struct {
 	emu   *Emulator
-	clock *fakeClock
+	clock *clock.Fake
 	srv   map[Dialect]*httptest.Server
 	devID string
 }
@@ -61,7 +46,7 @@ var dialects = []Dialect{X, Edge}
 
 func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	t.Helper()
-	clock := &fakeClock{now: t0}
+	clock := clock.NewFake(t0)
 	opts := Options{Organization: "acme", Clock: clock.Now, KeyGenerator: counterKeys()}
 	if mod != nil {
 		mod(&opts)
