@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,4 +144,25 @@ func waitOK(t *testing.T, url, want string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("%s never answered 200 with %q", url, want)
+}
+
+// TestStopsWithinTheGracePeriod: the manager gives up on reconciles in
+// flight before the kubelet's grace period ends (chart and kustomize), so
+// a stopping leader always gets to release its lease.
+func TestStopsWithinTheGracePeriod(t *testing.T) {
+	timeout := *managerOptions(options{}).GracefulShutdownTimeout
+	for _, file := range []string{"charts/apigee-key-operator/values.yaml", "config/manager/manager.yaml"} {
+		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`terminationGracePeriodSeconds: (\d+)`).FindSubmatch(data)
+		if m == nil {
+			t.Fatalf("%s sets no terminationGracePeriodSeconds", file)
+		}
+		grace, _ := strconv.Atoi(string(m[1]))
+		if timeout+2*time.Second > time.Duration(grace)*time.Second {
+			t.Errorf("%s: grace period %ds leaves less than 2s after the manager's shutdown timeout %s", file, grace, timeout)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -89,5 +90,12 @@ func managerOptions(o options) ctrl.Options {
 		// releases it only after its reconciles have stopped, and main
 		// exits right after.
 		LeaderElectionReleaseOnCancel: true,
+		// Stop within the pod's grace period (10 s in the chart and in
+		// config/manager), so the lease is released rather than left to
+		// expire when the kubelet kills a replica that is still stopping.
+		GracefulShutdownTimeout: &gracefulShutdown,
 	}
 }
+
+// gracefulShutdown bounds how long a stop waits for reconciles in flight.
+var gracefulShutdown = 7 * time.Second
