@@ -1,0 +1,155 @@
+package controller
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+)
+
+var (
+	keyOwner = metav1.OwnerReference{APIVersion: apigeev1alpha1.GroupVersion.String(), Kind: "DeveloperAppKey",
+		Name: "orders", UID: "k-1", Controller: new(true)}
+	otherOwner = metav1.OwnerReference{APIVersion: "external-secrets.io/v1", Kind: "ExternalSecret", Name: "orders", UID: "e-1"}
+	// sameKindOtherGroup is a DeveloperAppKey of someone else's API.
+	sameKindOtherGroup = metav1.OwnerReference{APIVersion: "example.com/v1", Kind: "DeveloperAppKey", Name: "orders", UID: "x-1"}
+)
+
+// fullMeta is metadata as the API server sends it, with everything a
+// Secret in a busy cluster carries.
+func fullMeta(owners ...metav1.OwnerReference) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name: "orders-creds", Namespace: "team-a", UID: "s-1", ResourceVersion: "42", Generation: 1,
+		CreationTimestamp: metav1.Unix(1700000000, 0),
+		Labels:            map[string]string{"app": "orders"},
+		Annotations:       map[string]string{lastApplied: `{"data":{"consumerSecret":"c2VjcmV0"}}`, "team": "a"},
+		OwnerReferences:   owners,
+		Finalizers:        []string{"example.com/hold"},
+		ManagedFields:     []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate}},
+	}
+}
+
+func secretMeta(m metav1.ObjectMeta) *metav1.PartialObjectMetadata {
+	p := &metav1.PartialObjectMetadata{ObjectMeta: m}
+	p.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return p
+}
+
+func TestSecretMetadataOnly(t *testing.T) {
+	kept := metav1.ObjectMeta{Name: "orders-creds", Namespace: "team-a", ResourceVersion: "42"}
+	withOwners := func(refs ...metav1.OwnerReference) metav1.ObjectMeta { m := kept; m.OwnerReferences = refs; return m }
+	cases := []struct {
+		reason string
+		in     metav1.ObjectMeta
+		want   metav1.ObjectMeta
+	}{
+		{"an unrelated Secret keeps only namespace, name and resourceVersion",
+			fullMeta(), kept},
+		{"owners none of which is a DeveloperAppKey are dropped: nothing to release",
+			fullMeta(otherOwner), kept},
+		{"a DeveloperAppKey of another API group is not ours",
+			fullMeta(sameKindOtherGroup), kept},
+		{"a Secret a key owns keeps every owner: the release patch replaces the whole list",
+			fullMeta(otherOwner, keyOwner), withOwners(otherOwner, keyOwner)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason, func(t *testing.T) {
+			out, err := secretMetadataOnly(secretMeta(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.(*metav1.PartialObjectMetadata)
+			if diff := cmp.Diff(tc.want, got.ObjectMeta); diff != "" {
+				t.Errorf("%s: cached metadata (-want +got):\n%s", tc.reason, diff)
+			}
+			if got.GroupVersionKind() != corev1.SchemeGroupVersion.WithKind("Secret") {
+				t.Errorf("kind changed to %v", got.GroupVersionKind())
+			}
+			again, _ := secretMetadataOnly(got.DeepCopy())
+			if diff := cmp.Diff(got, again); diff != "" {
+				t.Errorf("not idempotent (-once +twice):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStripUnread(t *testing.T) {
+	key := func(annotations map[string]string) *apigeev1alpha1.DeveloperAppKey {
+		m := fullMeta()
+		m.Annotations = annotations
+		return &apigeev1alpha1.DeveloperAppKey{ObjectMeta: m, Spec: apigeev1alpha1.DeveloperAppKeySpec{App: "orders-app"},
+			Status: apigeev1alpha1.DeveloperAppKeyStatus{ConsumerKeyFingerprint: "sha256:1f0c"}}
+	}
+	cases := []struct {
+		reason string
+		in     map[string]string
+		want   map[string]string
+	}{
+		{"the last-applied copy goes, annotations the controllers read stay",
+			map[string]string{lastApplied: "{}", apigeev1alpha1.PausedAnnotation: "true", apigeev1alpha1.ImportPendingAnnotation: "fp"},
+			map[string]string{apigeev1alpha1.PausedAnnotation: "true", apigeev1alpha1.ImportPendingAnnotation: "fp"}},
+		{"annotations left empty become none", map[string]string{lastApplied: "{}"}, nil},
+		{"no annotations stay none", nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason, func(t *testing.T) {
+			in := key(tc.in)
+			want := key(tc.want)
+			want.ManagedFields = nil
+			out, err := stripUnread(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, out); diff != "" {
+				t.Errorf("%s: cached object (-want +got):\n%s", tc.reason, diff)
+			}
+		})
+	}
+	tomb := toolscache.DeletedFinalStateUnknown{Key: "team-a/orders"}
+	if out, err := stripUnread(tomb); err != nil || out != tomb {
+		t.Errorf("a tombstone must pass through unchanged, got %v, %v", out, err)
+	}
+}
+
+func TestNamespaceLabelsOnly(t *testing.T) {
+	m := fullMeta()
+	m.Namespace = ""
+	in := &metav1.PartialObjectMetadata{ObjectMeta: m}
+	out, _ := namespaceLabelsOnly(in)
+	want := metav1.ObjectMeta{Name: "orders-creds", ResourceVersion: "42", Labels: map[string]string{"app": "orders"}}
+	if diff := cmp.Diff(want, out.(*metav1.PartialObjectMetadata).ObjectMeta); diff != "" {
+		t.Errorf("cached Namespace (-want +got):\n%s", diff)
+	}
+}
+
+func TestCacheOptions(t *testing.T) {
+	all := CacheOptions()
+	if all.DefaultNamespaces != nil {
+		t.Errorf("no namespaces must watch all, got %v", all.DefaultNamespaces)
+	}
+	if all.DefaultTransform == nil {
+		t.Error("no default transform: managedFields would be cached")
+	}
+	byKind := map[string]bool{}
+	for obj, by := range all.ByObject {
+		byKind[obj.GetObjectKind().GroupVersionKind().Kind] = by.Transform != nil
+	}
+	if diff := cmp.Diff(map[string]bool{"Secret": true, "Namespace": true}, byKind); diff != "" {
+		t.Errorf("per-kind transforms (-want +got):\n%s", diff)
+	}
+	some := CacheOptions("team-a", "team-b")
+	if len(some.DefaultNamespaces) != 2 {
+		t.Errorf("DefaultNamespaces %v, want team-a and team-b", some.DefaultNamespaces)
+	}
+	disabled := ClientOptions().Cache.DisableFor
+	if len(disabled) != 1 {
+		t.Fatalf("DisableFor %v, want Secrets only", disabled)
+	}
+	if _, ok := disabled[0].(*corev1.Secret); !ok {
+		t.Errorf("DisableFor %T, want *corev1.Secret: Secret data must never be cached", disabled[0])
+	}
+}
