@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/controller"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv"
