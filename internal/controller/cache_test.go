@@ -1,11 +1,16 @@
 package controller
 
 import (
+	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	toolscache "k8s.io/client-go/tools/cache"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
@@ -134,6 +139,9 @@ func TestCacheOptions(t *testing.T) {
 	if all.DefaultTransform == nil {
 		t.Error("no default transform: managedFields would be cached")
 	}
+	if all.NewInformer == nil {
+		t.Error("no informer constructor: every Secret in the cluster would be cached")
+	}
 	byKind := map[string]bool{}
 	for obj, by := range all.ByObject {
 		byKind[obj.GetObjectKind().GroupVersionKind().Kind] = by.Transform != nil
@@ -151,5 +159,120 @@ func TestCacheOptions(t *testing.T) {
 	}
 	if _, ok := disabled[0].(*corev1.Secret); !ok {
 		t.Errorf("DisableFor %T, want *corev1.Secret: Secret data must never be cached", disabled[0])
+	}
+}
+
+// fakeLW lists fixed Secrets and then serves a fake watch; it does not
+// stream lists, so the informer lists and watches.
+type fakeLW struct {
+	list  []metav1.PartialObjectMetadata
+	watch *watch.FakeWatcher
+}
+
+func (f *fakeLW) List(metav1.ListOptions) (runtime.Object, error) {
+	return &metav1.PartialObjectMetadataList{ListMeta: metav1.ListMeta{ResourceVersion: "1"}, Items: slices.Clone(f.list)}, nil
+}
+func (f *fakeLW) Watch(metav1.ListOptions) (watch.Interface, error) { return f.watch, nil }
+func (f *fakeLW) IsWatchListSemanticsUnSupported() bool             { return true }
+
+func secretNamed(ns, name, rv string) *metav1.PartialObjectMetadata {
+	return secretMeta(metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: rv})
+}
+
+// keyUsing is a key on the credentials Secret name.
+func keyUsing(ns, name, secret string) *apigeev1alpha1.DeveloperAppKey {
+	return &apigeev1alpha1.DeveloperAppKey{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: apigeev1alpha1.DeveloperAppKeySpec{Credentials: apigeev1alpha1.CredentialsSource{
+			SecretRef: apigeev1alpha1.LocalSecretReference{Name: secret}}}}
+}
+
+// secretIndexLikeControllerRuntime indexes keys by Secret the way
+// controller-runtime's IndexField files registerIndexes' indexSecret.
+var secretIndexLikeControllerRuntime = toolscache.Indexers{secretFieldIndex: func(obj any) ([]string, error) {
+	k := obj.(*apigeev1alpha1.DeveloperAppKey)
+	v := k.Namespace + "/" + k.Spec.Credentials.SecretRef.Name
+	return []string{k.Namespace + "/" + v, allNamespaces + v}, nil
+}}
+
+type seen struct {
+	kind string // add, update, delete
+	name string
+}
+
+// TestUsedSecretsOnly runs a Secret metadata informer built by the cache's
+// constructor: it stores the Secrets a key uses and nothing else, and
+// still tells the handlers of every change to a used Secret.
+func TestUsedSecretsOnly(t *testing.T) {
+	u := &usedSecrets{}
+	keys := u.newInformer(&fakeLW{watch: watch.NewFake()}, &apigeev1alpha1.DeveloperAppKey{}, 0, secretIndexLikeControllerRuntime)
+	if err := keys.GetIndexer().Add(keyUsing("team-a", "orders", "creds")); err != nil {
+		t.Fatal(err)
+	}
+	lw := &fakeLW{watch: watch.NewFake(), list: []metav1.PartialObjectMetadata{
+		*secretNamed("team-a", "creds", "1"), *secretNamed("team-a", "unrelated", "1"), *secretNamed("team-b", "creds", "1")}}
+	secrets := u.newInformer(lw, secretMetadata(), 0, toolscache.Indexers{})
+	events := make(chan seen, 10)
+	if _, err := secrets.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { events <- seen{"add", toolscache.MetaObjectToName(o.(metav1.Object)).String()} },
+		UpdateFunc: func(_, o any) { events <- seen{"update", toolscache.MetaObjectToName(o.(metav1.Object)).String()} },
+		DeleteFunc: func(o any) { events <- seen{"delete", toolscache.MetaObjectToName(o.(metav1.Object)).String()} },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go secrets.RunWithContext(ctx)
+	if !toolscache.WaitForCacheSync(ctx.Done(), secrets.HasSynced) {
+		t.Fatal("not synced")
+	}
+	// expect checks what the handlers saw, then what the cache holds.
+	expect := func(reason string, stored []string, want ...seen) {
+		t.Helper()
+		for _, w := range want {
+			select {
+			case got := <-events:
+				if got != w {
+					t.Fatalf("%s: handler saw %v, want %v", reason, got, w)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: handler saw nothing, want %v", reason, w)
+			}
+		}
+		got := secrets.GetStore().ListKeys()
+		slices.Sort(got)
+		if !slices.Equal(got, stored) {
+			t.Fatalf("%s: the cache holds %v, want %v", reason, got, stored)
+		}
+	}
+	only := []string{"team-a/creds"}
+	expect("the list: only the used Secret is stored and announced", only, seen{"add", "team-a/creds"})
+
+	lw.watch.Add(secretNamed("team-a", "new", "2"))
+	lw.watch.Modify(secretNamed("team-a", "unrelated", "3"))
+	expect("an unused Secret added is dropped; one changed is passed on as deleted, so a copy once used is let go",
+		only, seen{"delete", "team-a/unrelated"})
+
+	lw.watch.Modify(secretNamed("team-a", "creds", "4"))
+	lw.watch.Delete(secretNamed("team-b", "creds", "5"))
+	expect("changes to a used Secret and every deletion reach the handlers",
+		only, seen{"update", "team-a/creds"}, seen{"delete", "team-b/creds"})
+
+	if err := keys.GetIndexer().Add(keyUsing("team-a", "later", "new")); err != nil {
+		t.Fatal(err)
+	}
+	lw.watch.Modify(secretNamed("team-a", "new", "6"))
+	expect("a Secret a key starts using is picked up at its next change",
+		[]string{"team-a/creds", "team-a/new"}, seen{"add", "team-a/new"})
+}
+
+func TestUsedSecretsFailsOpen(t *testing.T) {
+	none := &usedSecrets{}
+	if !none.used("team-a", "anything") {
+		t.Error("without the informers of keys and connections every Secret must count as used")
+	}
+	unindexed := &usedSecrets{}
+	unindexed.newInformer(&fakeLW{watch: watch.NewFake()}, &apigeev1alpha1.DeveloperAppKey{}, 0, toolscache.Indexers{})
+	if !unindexed.used("team-a", "anything") {
+		t.Error("without the Secret field index (controller-runtime renamed it?) every Secret must count as used")
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -19,13 +20,15 @@ import (
 const lastApplied = corev1.LastAppliedConfigAnnotation
 
 // TestCacheHoldsWhatTheControllersRead: the manager's cache, built with the
-// operator's options, keeps of a Secret only what the controllers read, and
-// of keys everything but managedFields and the last-applied copy. The
-// operator's writes, made from those stripped copies, leave what the copies
-// lack alone on the server, and releasing an orphaned generated Secret
-// keeps its other owners.
+// operator's options, keeps only the Secrets keys and connections use, and
+// of those only what the controllers read; of keys everything but
+// managedFields and the last-applied copy. The operator's writes, made
+// from those stripped copies, leave what the copies lack alone on the
+// server, and releasing an orphaned generated Secret keeps its other
+// owners.
 func TestCacheHoldsWhatTheControllersRead(t *testing.T) {
 	_, ns := setup(t, emulator.X)
+	create(t, credentialsSecret(ns, "unused", "cacheKey0", "cacheSecret0"))
 	s := credentialsSecret(ns, "creds", "cacheKey1", "cacheSecret1")
 	s.Labels = map[string]string{"app": "orders"}
 	s.Annotations = map[string]string{lastApplied: `{"kind":"Secret"}`, "team": "a"}
@@ -40,14 +43,21 @@ func TestCacheHoldsWhatTheControllersRead(t *testing.T) {
 	waitConverged(t, ns, "orders")
 	waitConverged(t, ns, "generated")
 
-	// A Secret of the user's: namespace, name and resourceVersion only.
+	// A Secret nothing uses is never cached, changed or not.
+	touchSecret(t, ns, "unused")
+	// A Secret a key uses, once it changes: namespace, name and
+	// resourceVersion only.
+	touchSecret(t, ns, "creds")
 	onServer := getSecret(t, ns, "creds")
 	eventually(t, "the cached creds Secret", func() (bool, string) {
-		got := cachedSecret(t, ns, "creds")
+		got, found := cachedSecret(t, ns, "creds")
 		want := metav1.ObjectMeta{Name: "creds", Namespace: ns, ResourceVersion: onServer.ResourceVersion}
 		diff := cmp.Diff(want, got.ObjectMeta)
-		return diff == "", diff
+		return found && diff == "", diff
 	})
+	if _, found := cachedSecret(t, ns, "unused"); found {
+		t.Error("a Secret no key or connection uses is in the cache")
+	}
 
 	// A generated Secret also held by someone else keeps every owner.
 	holder := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "holder"}}
@@ -55,8 +65,8 @@ func TestCacheHoldsWhatTheControllersRead(t *testing.T) {
 	other := metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: "holder", UID: holder.UID}
 	changeSecret(t, ns, "generated", func(s *corev1.Secret) { s.OwnerReferences = append(s.OwnerReferences, other) })
 	eventually(t, "both owners of the generated Secret in the cache", func() (bool, string) {
-		refs := cachedSecret(t, ns, "generated").OwnerReferences
-		return len(refs) == 2, cmp.Diff(getSecret(t, ns, "generated").OwnerReferences, refs)
+		got, _ := cachedSecret(t, ns, "generated")
+		return len(got.OwnerReferences) == 2, cmp.Diff(getSecret(t, ns, "generated").OwnerReferences, got.OwnerReferences)
 	})
 
 	// Keys: no managedFields, no last-applied copy, the rest as stored.
@@ -83,12 +93,18 @@ func TestCacheHoldsWhatTheControllersRead(t *testing.T) {
 			stored.Annotations, len(stored.ManagedFields))
 	}
 
-	// Orphan releases the generated Secret from the key only.
+	// Orphan releases the generated Secret from the key only; once
+	// nothing uses it, its next change lets the cache forget it.
 	deleteKey(t, ns, "generated")
 	waitGone(t, ns, "generated")
 	if diff := cmp.Diff([]metav1.OwnerReference{other}, getSecret(t, ns, "generated").OwnerReferences); diff != "" {
 		t.Errorf("owners of the released Secret (-want +got):\n%s", diff)
 	}
+	touchSecret(t, ns, "generated")
+	eventually(t, "the released Secret gone from the cache", func() (bool, string) {
+		_, found := cachedSecret(t, ns, "generated")
+		return !found, "still cached"
+	})
 
 	// Namespaces: labels only (an allowedNamespaces selector reads them).
 	nsMeta := &metav1.PartialObjectMetadata{}
@@ -101,12 +117,14 @@ func TestCacheHoldsWhatTheControllersRead(t *testing.T) {
 	}
 }
 
-func cachedSecret(t *testing.T, ns, name string) *metav1.PartialObjectMetadata {
+// cachedSecret reads a Secret's metadata from the manager's cache.
+func cachedSecret(t *testing.T, ns, name string) (*metav1.PartialObjectMetadata, bool) {
 	t.Helper()
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := cached.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, m); err != nil {
+	err := cached.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, m)
+	if err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
-	return m
+	return m, err == nil
 }
