@@ -107,7 +107,7 @@ type memory struct {
 func (m memory) rssMiB() float64 { return float64(m.rss) / (1 << 20) }
 
 func (m memory) String() string {
-	return fmt.Sprintf("RSS %.1f MiB (anonymous %.1f, file-backed %.1f; peak %.1f) with %.1f MiB of Go heap in use, %.1f MiB obtained by the Go runtime",
+	return fmt.Sprintf("RSS %.1f MiB (anonymous %.1f, file-backed %.1f; peak %.1f) with %.1f MiB of Go heap allocated, %.1f MiB obtained by the Go runtime",
 		m.rssMiB(), mib(m.anon), mib(m.file), mib(m.peak), m.heap/(1<<20), m.sys/(1<<20))
 }
 
@@ -138,28 +138,39 @@ func (o *operator) memoryNow(h *harness) memory {
 		}
 	}
 	if s, err := scrape(o.metricsURL); err == nil {
-		m.heap = s.sum("go_memstats_heap_inuse_bytes", nil)
+		m.heap = s.sum("go_memstats_heap_alloc_bytes", nil)
 		m.sys = s.sum("go_memstats_sys_bytes", nil)
 	}
 	return m
 }
 
-// steadyMemory waits until RSS settles (the last 5 s of samples within
-// 1 MiB of each other, or a minute at most) and returns it.
+// steadyMemory waits for the operator's steady state and returns its
+// memory: a garbage collection completed after the call (idle, the Go
+// runtime forces one every two minutes), then RSS within 1 MiB over 10 s
+// of samples. It gives up waiting after four minutes.
 func (o *operator) steadyMemory(h *harness) memory {
+	since := float64(time.Now().UnixNano()) / 1e9
+	collected := func() bool {
+		s, err := scrape(o.metricsURL)
+		return err == nil && s.sum("go_memstats_last_gc_time_seconds", nil) > since
+	}
 	var window []memory
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		window = append(window, o.memoryNow(h))
-		if len(window) > 10 {
+		if len(window) > 20 {
 			window = window[1:]
 		}
-		if len(window) == 10 || time.Now().After(deadline) {
+		if time.Now().After(deadline) {
+			h.progress("operator %s: memory not steady after 4 minutes; taking the last sample", o.name)
+			return window[len(window)-1]
+		}
+		if len(window) == 20 && collected() {
 			lo, hi := window[0].rss, window[0].rss
 			for _, m := range window {
 				lo, hi = min(lo, m.rss), max(hi, m.rss)
 			}
-			if hi-lo < 1<<20 || time.Now().After(deadline) {
+			if hi-lo < 1<<20 {
 				return window[len(window)-1]
 			}
 		}
