@@ -32,7 +32,9 @@ type operator struct {
 // once its caches, the Secret metadata cache included, are synced.
 var controllers = []string{"developerappkey", "apigeeconnection", "clusterapigeeconnection"}
 
-func (h *harness) startOperator(name string) *operator {
+// startOperator starts the operator binary; env adds to its environment
+// (GOGC=50, say, to try a setting).
+func (h *harness) startOperator(name string, env ...string) *operator {
 	metricsAddr, probeAddr := freeAddr(h), freeAddr(h)
 	f, err := os.Create(filepath.Join(h.outDir, "operator-"+name+".log"))
 	if err != nil {
@@ -46,6 +48,7 @@ func (h *harness) startOperator(name string) *operator {
 	if limit := chartGoMemLimit(h.b); limit != "" {
 		o.cmd.Env = append(o.cmd.Env, "GOMEMLIMIT="+limit)
 	}
+	o.cmd.Env = append(o.cmd.Env, env...)
 	o.cmd.Stdout, o.cmd.Stderr = o.log, o.log
 	if err := o.cmd.Start(); err != nil {
 		h.b.Fatal(err)
