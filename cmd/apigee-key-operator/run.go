@@ -4,12 +4,9 @@ import (
 	"context"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -62,13 +59,6 @@ func managerOptions(o options) ctrl.Options {
 	if o.metricsSecure {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	cacheOpts := cache.Options{}
-	if ns := o.namespaces(); len(ns) > 0 {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-		for _, n := range ns {
-			cacheOpts.DefaultNamespaces[n] = cache.Config{}
-		}
-	}
 	return ctrl.Options{
 		Scheme:                  newScheme(),
 		Metrics:                 metrics,
@@ -76,11 +66,11 @@ func managerOptions(o options) ctrl.Options {
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "apigee-key-operator.apigee.keyoperator.io",
 		LeaderElectionNamespace: o.leaderElectNS,
-		Cache:                   cacheOpts,
-		Controller:              config.Controller{MaxConcurrentReconciles: o.concurrency, ReconciliationTimeout: o.reconcileTimeout},
-		// Secret data is never cached: reads go to the API server and changes
-		// are noticed through a metadata-only watch (see internal/controller).
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		// The cache holds what the controllers read and no more; Secret
+		// data is never cached (see internal/controller/cache.go).
+		Cache:      controller.CacheOptions(o.namespaces()...),
+		Controller: config.Controller{MaxConcurrentReconciles: o.concurrency, ReconciliationTimeout: o.reconcileTimeout},
+		Client:     controller.ClientOptions(),
 
 		LeaseDuration: &o.leaseDuration,
 		RenewDeadline: &o.renewDeadline,

@@ -11,11 +11,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/controller"
@@ -81,7 +78,7 @@ func startManagerAs(t *testing.T, admin *rest.Config, user string) {
 		Scheme: testenv.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		LeaderElection: true, LeaderElectionID: "apigee-key-operator.apigee.keyoperator.io", LeaderElectionNamespace: releaseNamespace,
 		Controller: config.Controller{SkipNameValidation: ptr(true)},
-		Client:     client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Cache:      controller.CacheOptions(), Client: controller.ClientOptions(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -301,6 +301,56 @@ func TestServiceAccountAndImageOptions(t *testing.T) {
 	}
 }
 
+// TestGoMemLimit: GOMEMLIMIT is goMemLimitPercent of the container's
+// memory limit, in whole MiB, unless extraEnv sets it or nothing limits
+// memory; a limit the chart cannot read fails the render with advice.
+func TestGoMemLimit(t *testing.T) {
+	cases := []struct {
+		reason string
+		set    []string
+		want   string // GOMEMLIMIT; "" for none
+		others int    // other environment variables
+	}{
+		{"the defaults: 90% of 256Mi", nil, "230MiB", 0},
+		{"binary suffix", []string{"--set", "resources.limits.memory=1Gi"}, "921MiB", 0},
+		{"decimal suffix", []string{"--set", "resources.limits.memory=500M"}, "429MiB", 0},
+		{"a fraction", []string{"--set", "resources.limits.memory=1.5Gi"}, "1382MiB", 0},
+		{"plain bytes, as YAML reads a number", []string{"--set", "resources.limits.memory=268435456"}, "230MiB", 0},
+		{"another percentage", []string{"--set", "goMemLimitPercent=50"}, "128MiB", 0},
+		{"percentage 0 turns it off", []string{"--set", "goMemLimitPercent=0"}, "", 0},
+		{"no memory limit, nothing to derive it from", []string{"--set", "resources.limits=null"}, "", 0},
+		{"extraEnv wins, without a duplicate", []string{"--set", "extraEnv[0].name=GOMEMLIMIT,extraEnv[0].value=100MiB"}, "100MiB", 0},
+		{"other extraEnv comes after it", []string{"--set", "extraEnv[0].name=GOGC,extraEnv[0].value=50"}, "230MiB", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason, func(t *testing.T) {
+			t.Parallel()
+			env := deployment(t, objects(t, render(t, tc.set...))).Spec.Template.Spec.Containers[0].Env
+			got, others := "", 0
+			for _, e := range env {
+				if e.Name != "GOMEMLIMIT" {
+					others++
+					continue
+				}
+				if got != "" {
+					t.Errorf("GOMEMLIMIT set twice: %v", env)
+				}
+				got = e.Value
+			}
+			if got != tc.want || others != tc.others {
+				t.Errorf("%s: GOMEMLIMIT %q and %d other variables, want %q and %d", tc.reason, got, others, tc.want, tc.others)
+			}
+		})
+	}
+	t.Run("a limit the chart cannot read", func(t *testing.T) {
+		t.Parallel()
+		out, err := helm(t, nil, "template", "keyop", chartDir, "--set-string", "resources.limits.memory=1e9")
+		if err == nil || !strings.Contains(out, "set goMemLimitPercent: 0 and GOMEMLIMIT in extraEnv") {
+			t.Errorf("want a render error with advice, got %v\n%s", err, out)
+		}
+	})
+}
+
 // TestSchemaRejectsBadValues: values.schema.json stops a bad value in both
 // helm lint and helm template (and so helm install).
 func TestSchemaRejectsBadValues(t *testing.T) {
@@ -318,6 +368,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		"unknownTopLevel=1",
 		"crds.unknown=true",
 		"podDisruptionBudget.maxUnavailable=half",
+		"goMemLimitPercent=120",
 	} {
 		t.Run(set, func(t *testing.T) {
 			for _, cmd := range [][]string{

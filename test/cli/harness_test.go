@@ -69,7 +69,7 @@ func startManager(env *testenv.Env) error {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: &skip},
-		Client:     client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Cache:      controller.CacheOptions(), Client: controller.ClientOptions(),
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -41,6 +42,8 @@ const (
 var (
 	k8s  client.Client
 	logs = &testenv.Buffer{}
+	// cached is the manager's cache, built with the operator's options.
+	cached cache.Cache
 )
 
 // TestMain starts the control plane and the manager, with the most verbose
@@ -68,11 +71,13 @@ func testenvStart() (*testenv.Env, error) {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr(true), MaxConcurrentReconciles: 4},
-		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Cache:                  controller.CacheOptions(),
+		Client:                 controller.ClientOptions(),
 	})
 	if err != nil {
 		return env, err
 	}
+	cached = mgr.GetCache()
 	if err := controller.Setup(context.Background(), mgr, controller.Options{ResyncInterval: time.Hour, SnapshotTTL: 200 * time.Millisecond, CallTimeout: 3 * time.Second,
 		Tenancy: controller.Tenancy{FindAmbient: ambient.find}}); err != nil {
 		return env, err

@@ -174,3 +174,32 @@ series (test/chart/testdata/alerts-test.yaml).
         summary: "{{ "{{" }} $labels.kind {{ "}}" }} {{ "{{" }} $labels.namespace {{ "}}" }}/{{ "{{" }} $labels.name {{ "}}" }} is not Ready"
         description: "The operator cannot reach or authenticate to the connection's Apigee organization; keys using it are not reconciled."
 {{- end }}
+
+{{/*
+GOMEMLIMIT for the operator: goMemLimitPercent of resources.limits.memory,
+in whole MiB. Empty without a memory limit, with goMemLimitPercent 0, or
+when extraEnv sets GOMEMLIMIT itself. A limit is a Kubernetes quantity: a
+number with an optional k, M, G, T, Ki, Mi, Gi or Ti suffix.
+*/}}
+{{- define "apigee-key-operator.goMemLimit" -}}
+{{- $percent := int .Values.goMemLimitPercent -}}
+{{- $limit := "" -}}
+{{- with .Values.resources }}{{ with .limits }}{{ with .memory }}{{ $limit = . }}{{ end }}{{ end }}{{ end -}}
+{{- $overridden := false -}}
+{{- range .Values.extraEnv }}{{ if eq .name "GOMEMLIMIT" }}{{ $overridden = true }}{{ end }}{{ end -}}
+{{- if and $limit (gt $percent 0) (not $overridden) -}}
+{{- $bytes := 0.0 -}}
+{{- if kindIs "string" $limit -}}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $limit -}}
+{{- $unit := trimPrefix $number $limit -}}
+{{- if or (not $number) (not (hasKey $units $unit)) -}}
+{{- fail (printf "resources.limits.memory %q: goMemLimitPercent reads a number with an optional k, M, G, T, Ki, Mi, Gi or Ti suffix; write the limit so, or set goMemLimitPercent: 0 and GOMEMLIMIT in extraEnv" $limit) -}}
+{{- end -}}
+{{- $bytes = mulf $number (get $units $unit) -}}
+{{- else -}}
+{{- $bytes = float64 $limit -}}
+{{- end -}}
+{{- printf "%dMiB" (int64 (floor (divf (mulf $bytes $percent) 104857600))) -}}
+{{- end -}}
+{{- end }}
