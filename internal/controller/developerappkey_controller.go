@@ -274,7 +274,7 @@ func (r *DeveloperAppKeyReconciler) setup(mgr ctrl.Manager, secrets *secretWatch
 		Named("developerappkey").
 		For(&apigeev1alpha1.DeveloperAppKey{}, builder.WithPredicates(keyChanged())).
 		WatchesMetadata(secretMetadata(), secrets.toKeys()).
-		WatchesRawSource(source.Channel(r.gates.wake, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(r.gates.wake, r.gates.wokenKeys())).
 		Watches(&apigeev1alpha1.ApigeeConnection{}, connectionToKeys(r.client, "ApigeeConnection")).
 		Watches(&apigeev1alpha1.ClusterApigeeConnection{}, connectionToKeys(r.client, "ClusterApigeeConnection")).
 		Complete(r)

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -8,7 +9,12 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"golang.org/x/time/rate"
 
@@ -61,6 +67,23 @@ type orgLane struct {
 	waiting         map[types.NamespacedName]bool
 	timer           *time.Timer
 	timerAt         time.Time
+}
+
+// turnPriority puts a woken key ahead of everything queued: its turn is
+// held for it, and the organization's other keys wait on it.
+const turnPriority = 10
+
+// wokenKeys enqueues the keys the gates wake, ahead of the queue (with
+// controller-runtime's priority queue; at the back of a plain queue).
+func (g *orgGates) wokenKeys() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	return handler.Funcs{GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()}}
+		if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+			pq.AddWithOpts(priorityqueue.AddOpts{Priority: new(turnPriority)}, req)
+			return
+		}
+		q.Add(req)
+	}}
 }
 
 // inviteTTL is how long a woken key's turn is kept for it; a key that
