@@ -100,8 +100,9 @@ func stripUnread(in any) (any, error) {
 // keyShared strips a key like any object and interns the strings keys
 // have in common: the namespace, the connection, developer and app,
 // products, enums, condition texts and the recorded location. Decoding
-// gives every key its own copy of each; with thousands of keys they are
-// about half of a key's memory. Names, UIDs, fingerprints and other
+// gives every key its own copy of each: a quarter of a cached key's 2.1 KB
+// and most of its 39 allocations, which the collector must trace. Names,
+// UIDs, fingerprints and other
 // strings of one key only are left alone: interning them would cost more
 // than it saves.
 func keyShared(in any) (any, error) {
@@ -164,7 +165,9 @@ func intern(s string) string {
 func internAs[S ~string](s S) S { return S(intern(string(s))) }
 
 // secretMetadataOnly cuts the metadata of a Secret the cache keeps down to
-// what the controllers use of it: namespace and name (to map a change to
+// what the controllers use of a Secret's metadata (which they read from
+// the API server today, see ClientOptions): namespace and name (to map a
+// change to
 // the objects using the Secret), resourceVersion (a connection's client is
 // rebuilt when its Secret changes), and owner references (to release a
 // generated Secret from garbage collection). Owner references are kept

@@ -65,12 +65,13 @@ func (h *harness) converge(op *operator, o *org, ns string, cluster bool, budget
 	created := make(chan error, 1)
 	go func() { created <- h.createKeys(ns, ref, o.apps) }()
 	h.progress("run %s: creating %d keys; the minimum at %d calls/min is %s", op.name, res.keys, budget, res.minimum().Round(time.Second))
-	h.waitAllReady(op, o, watch, created, res.minimum())
+	maxLoad := h.waitAllReady(op, o, watch, created, res.minimum())
 
 	res.readyAt = watch.times()
 	res.elapsed = res.readyAt[len(res.readyAt)-1]
 	res.calls = o.calls.snapshot().since(calls0)
 	res.usage = measureUsage(res.elapsed, api0, h.apiserverMetrics(), op0, op.metrics(h))
+	res.usage.maxLoad = maxLoad
 	h.progress("run %s: all %d keys Ready in %s (%.2f× the minimum), %d Apigee calls (%.2f a key), %d answered 429",
 		op.name, res.keys, res.elapsed.Round(time.Second), res.ratio(), res.calls.total, res.callsPerKey(), res.throttled())
 	return res
@@ -141,17 +142,19 @@ func (h *harness) createKeys(ns string, ref apigeev1alpha1.ConnectionReference, 
 	})
 }
 
-// waitAllReady waits for every key, printing progress every 30 s. It
-// gives up after ten times the minimum plus ten minutes.
-func (h *harness) waitAllReady(op *operator, o *org, watch *readyWatch, created chan error, minimum time.Duration) {
+// waitAllReady waits for every key, printing progress every 30 s, and
+// returns the highest load average seen. It gives up after ten times the
+// minimum plus ten minutes.
+func (h *harness) waitAllReady(op *operator, o *org, watch *readyWatch, created chan error, minimum time.Duration) float64 {
 	deadline := time.After(10*minimum + 10*time.Minute)
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	last, lastAt := o.calls.snapshot(), time.Now()
+	maxLoad := loadAverage()
 	for {
 		select {
 		case <-watch.done:
-			return
+			return max(maxLoad, loadAverage())
 		case err := <-created:
 			if err != nil {
 				h.b.Fatalf("creating keys: %v", err)
@@ -165,10 +168,12 @@ func (h *harness) waitAllReady(op *operator, o *org, watch *readyWatch, created 
 			calls := o.calls.snapshot()
 			d := calls.since(last)
 			m := op.metrics(h)
-			h.progress("run %s: %d/%d Ready; %.0f calls/min (%d answered 429); queue %0.f, %0.f workers busy; %s",
+			load := loadAverage()
+			maxLoad = max(maxLoad, load)
+			h.progress("run %s: %d/%d Ready; %.0f calls/min (%d answered 429); queue %0.f, %0.f workers busy; load %.1f; %s",
 				op.name, watch.count(), watch.want, float64(d.total)/now.Sub(lastAt).Minutes(), d.byStatus[429],
 				m.sum("workqueue_depth", map[string]string{"name": "developerappkey"}),
-				m.sum("controller_runtime_active_workers", map[string]string{"controller": "developerappkey"}), op.memoryNow(h))
+				m.sum("controller_runtime_active_workers", map[string]string{"controller": "developerappkey"}), load, op.memoryNow(h))
 			last, lastAt = calls, now
 		}
 	}
@@ -300,6 +305,7 @@ func (h *harness) watchResync(op *operator, o *org, cycles int) resyncReads {
 	}
 	r := resyncReads{apps: o.apps, cycles: cycles, calls: o.calls.snapshot().since(calls0)}
 	r.usage = measureUsage(window, api0, h.apiserverMetrics(), op0, op.metrics(h))
+	r.usage.maxLoad = loadAverage()
 	h.progress("resync: %d Apigee calls %v over %s: %.2f GET app per app per interval", r.calls.total, r.calls.byOp, window, r.readsPerApp())
 	return r
 }

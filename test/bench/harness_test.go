@@ -78,6 +78,17 @@ func buildOperator(b *testing.B, dir string) string {
 	return bin
 }
 
+// loadAverage is the machine's 1-minute load average (0 if unknown).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	_, _ = fmt.Sscan(string(b), &l)
+	return l
+}
+
 // progress prints a timestamped line, so a long run can be followed.
 func (h *harness) progress(format string, args ...any) {
 	fmt.Printf("[%6s] %s\n", time.Since(h.began).Round(time.Second), fmt.Sprintf(format, args...))

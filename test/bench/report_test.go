@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ type usage struct {
 	reconcileSum  float64            // worker-seconds spent reconciling keys
 	queueWaitMean float64            // seconds a key waited in the queue
 	apigee        map[string]mean    // Apigee calls by operation, timed at the transport
+	operatorCPU   float64            // CPU seconds the operator used
+	apiserverCPU  float64            // CPU seconds the API server used
+	maxLoad       float64            // the machine's highest 1-minute load average seen
 }
 
 type mean struct {
@@ -32,7 +36,9 @@ type mean struct {
 
 func measureUsage(elapsed time.Duration, api0, api1, op0, op1 samples) usage {
 	u := usage{elapsed: elapsed, api: apiRequests(api0, api1), reconciles: map[string]float64{},
-		apigee: map[string]mean{}}
+		apigee:       map[string]mean{},
+		operatorCPU:  op1.sum("process_cpu_seconds_total", nil) - op0.sum("process_cpu_seconds_total", nil),
+		apiserverCPU: api1.sum("process_cpu_seconds_total", nil) - api0.sum("process_cpu_seconds_total", nil)}
 	key := map[string]string{"controller": "developerappkey"}
 	for _, m := range op1.matching("controller_runtime_reconcile_total", key) {
 		r := label(m, "result")
@@ -63,6 +69,8 @@ func (u usage) describe(w io.Writer, per int, unit string) {
 		total/float64(per), unit, sortedFloats(u.reconciles, per), secs(u.reconcileMean), secs(u.queueWaitMean))
 	fmt.Fprintf(w, "  - workers busy: %.0f%% of %d workers × %s\n",
 		100*u.reconcileSum/(defaultWorkers*u.elapsed.Seconds()), defaultWorkers, u.elapsed.Round(time.Second))
+	fmt.Fprintf(w, "  - CPU: the operator %.0f s, the API server %.0f s, in %s on %d cores (highest 1-minute load average %.1f; other work on the machine counts)\n",
+		u.operatorCPU, u.apiserverCPU, u.elapsed.Round(time.Second), runtime.NumCPU(), u.maxLoad)
 	var ops []string
 	for _, op := range slices.Sorted(maps.Keys(u.apigee)) {
 		m := u.apigee[op]

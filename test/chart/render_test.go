@@ -71,6 +71,9 @@ func TestDefaultRender(t *testing.T) {
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %v: want CPU requests and a memory limit", c.Resources)
 	}
+	if want := []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "230MiB"}}; !reflect.DeepEqual(c.Env, want) {
+		t.Errorf("env %v, want GOMEMLIMIT at 90%% of the 256Mi limit: %v", c.Env, want)
+	}
 	if dep.Spec.Template.Spec.ServiceAccountName != "keyop-apigee-key-operator" {
 		t.Errorf("serviceAccountName %q", dep.Spec.Template.Spec.ServiceAccountName)
 	}
@@ -103,11 +106,11 @@ func TestEveryOptionRender(t *testing.T) {
 		t.Errorf("args %q, want %q", c.Args, wantArgs)
 	}
 	checks := map[string]bool{
-		"replicas 2":              *dep.Spec.Replicas == 2,
-		"image":                   c.Image == "europe-docker.pkg.dev/acme/mirror/apigee-key-operator:v0.1.1",
-		"pullPolicy":              c.ImagePullPolicy == corev1.PullAlways,
-		"imagePullSecrets":        len(spec.ImagePullSecrets) == 1 && spec.ImagePullSecrets[0].Name == "regcred",
-		"extraEnv":                len(c.Env) == 1 && c.Env[0].Name == "GOMEMLIMIT",
+		"replicas 2":       *dep.Spec.Replicas == 2,
+		"image":            c.Image == "europe-docker.pkg.dev/acme/mirror/apigee-key-operator:v0.1.1",
+		"pullPolicy":       c.ImagePullPolicy == corev1.PullAlways,
+		"imagePullSecrets": len(spec.ImagePullSecrets) == 1 && spec.ImagePullSecrets[0].Name == "regcred",
+		"extraEnv, its GOMEMLIMIT instead of the chart's": len(c.Env) == 1 && c.Env[0].Name == "GOMEMLIMIT" && c.Env[0].Value == "200MiB",
 		"nodeSelector":            spec.NodeSelector["cloud.google.com/gke-nodepool"] == "apigee-runtime",
 		"tolerations":             len(spec.Tolerations) == 1 && spec.Tolerations[0].Key == "dedicated",
 		"affinity":                spec.Affinity != nil && spec.Affinity.PodAntiAffinity != nil,
@@ -311,16 +314,14 @@ func TestGoMemLimit(t *testing.T) {
 		want   string // GOMEMLIMIT; "" for none
 		others int    // other environment variables
 	}{
-		{"the defaults: 90% of 256Mi", nil, "230MiB", 0},
-		{"binary suffix", []string{"--set", "resources.limits.memory=1Gi"}, "921MiB", 0},
+		// The defaults (230MiB) and a GOMEMLIMIT in extraEnv are checked by
+		// TestDefaultRender and TestEveryOptionRender.
+		{"binary suffix, a fraction, another percentage", []string{"--set", "resources.limits.memory=1.5Gi,goMemLimitPercent=50"}, "768MiB", 0},
 		{"decimal suffix", []string{"--set", "resources.limits.memory=500M"}, "429MiB", 0},
-		{"a fraction", []string{"--set", "resources.limits.memory=1.5Gi"}, "1382MiB", 0},
 		{"plain bytes, as YAML reads a number", []string{"--set", "resources.limits.memory=268435456"}, "230MiB", 0},
-		{"another percentage", []string{"--set", "goMemLimitPercent=50"}, "128MiB", 0},
 		{"percentage 0 turns it off", []string{"--set", "goMemLimitPercent=0"}, "", 0},
 		{"no memory limit, nothing to derive it from", []string{"--set", "resources.limits=null"}, "", 0},
-		{"extraEnv wins, without a duplicate", []string{"--set", "extraEnv[0].name=GOMEMLIMIT,extraEnv[0].value=100MiB"}, "100MiB", 0},
-		{"other extraEnv comes after it", []string{"--set", "extraEnv[0].name=GOGC,extraEnv[0].value=50"}, "230MiB", 1},
+		{"other extraEnv comes with it", []string{"--set", "extraEnv[0].name=GOGC,extraEnv[0].value=50"}, "230MiB", 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
