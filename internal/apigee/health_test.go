@@ -202,3 +202,27 @@ func TestHealthIsPerOrganizationAndEndpoint(t *testing.T) {
 		t.Error("OrgKey should ignore the endpoint's case and trailing slash")
 	}
 }
+
+// deadlineErr is a base transport that gives up at the request's deadline
+// with an error that does not say it timed out, as net/http may.
+type deadlineErr struct{}
+
+func (deadlineErr) RoundTrip(req *http.Request) (*http.Response, error) {
+	<-req.Context().Done()
+	return nil, errors.New("net/http: request canceled")
+}
+
+// TestHealthCountsADeadlineAsATimeout: a call whose deadline passed is a
+// timeout, whatever the error's words.
+func TestHealthCountsADeadlineAsATimeout(t *testing.T) {
+	reg := NewHealthRegistry(nil, nil)
+	tr := NewTransport(deadlineErr{}, TransportOptions{Organization: "acme", Health: reg.Organization("http://apigee.test", "acme")})
+	for i := 0; i < FailureThreshold; i++ {
+		ctx, cancel := context.WithTimeout(WithOperation(context.Background(), OpImportKey), time.Millisecond)
+		_ = call(t, tr, ctx)
+		cancel()
+	}
+	if st := reg.Lookup("http://apigee.test", "acme").Status(); st.Reachable || st.Last != "ImportKey got no answer within 0s" {
+		t.Errorf("status %+v; want unreachable after timeouts", st)
+	}
+}

@@ -84,7 +84,9 @@ func (t *Transport) recordHealth(ctx context.Context, trial bool, op string, res
 	switch {
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
 		h.abandon(trial)
-	case err != nil && isTimeout(err):
+	case err != nil && (isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded)):
+		// The deadline passed, whatever error the transport chose for it
+		// ("request canceled" while a body was being sent, say).
 		h.failed(trial, fmt.Sprintf("%s got no answer within %s", op, elapsed.Round(time.Second)))
 	case err != nil:
 		h.failed(trial, op+" could not connect")
