@@ -101,11 +101,12 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	if err := expiryOnEdge(conn, &k.Spec); err != nil {
 		return nil, err
 	}
-	c, err := r.connections.ClientFor(ctx, conn)
-	if err != nil {
+	// The turn first: a key that must wait costs no API server read.
+	if err := r.enterOrganization(k, conn); err != nil {
 		return nil, err
 	}
-	if err := r.enterOrganization(k, conn); err != nil {
+	c, err := r.connections.ClientFor(ctx, conn)
+	if err != nil {
 		return nil, err
 	}
 	creds, err := r.readCredentials(ctx, k, c, loc)
