@@ -20,6 +20,7 @@ type options struct {
 	metricsAddr      string
 	metricsSecure    bool
 	probeAddr        string
+	pprofAddr        string
 	leaderElect      bool
 	leaderElectNS    string
 	leaseDuration    time.Duration // leader election timings
@@ -44,6 +45,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", `Address of the metrics endpoint; "0" disables it.`)
 	fs.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", `Address of Go's /debug/pprof endpoints, unauthenticated: bind it to localhost (e.g. "127.0.0.1:6060") and reach it with kubectl port-forward; "0" disables it.`)
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica reconciles; needed with more than one replica.")
 	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election lease; defaults to the pod's namespace.")
 	fs.DurationVar(&o.leaseDuration, "leader-election-lease-duration", 15*time.Second, "How long a standby replica waits after the leader's last renewal before taking over: the longest pause in reconciling when a leader dies without releasing its lease.")
@@ -52,7 +54,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.DurationVar(&o.resyncInterval, "resync-interval", 10*time.Minute, "How often a converged key is re-read from Apigee to correct drift.")
 	fs.DurationVar(&o.expiryWarning, "expiry-warning-window", 7*24*time.Hour, "How long before a key expires the KeyExpiringSoon warning is sent and Ready says when.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for DeveloperAppKeys and ApigeeConnections; empty watches all.")
-	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 16, "Objects of each kind reconciled at once; one organization's keys take at most half of them. Apigee calls stay within each organization's rate limit whatever this is.")
+	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 32, "Objects of each kind reconciled at once; one organization's keys take at most half of them. Apigee calls stay within each organization's rate limit whatever this is.")
 	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "Upper bound of one reconcile.")
 	fs.DurationVar(&o.callTimeout, "apigee-call-timeout", 30*time.Second, "Upper bound of one Apigee management call. Calls that time out, fail to connect or answer 502/503/504 five times in a row make the organization Unreachable: its calls are held, and its keys wait without holding workers, until a trial call succeeds.")
 	fs.BoolVar(&o.namespacedAmbient, "namespaced-ambient-credentials", false, "Let ApigeeConnections (namespaced) use workloadIdentity, the operator's own Google identity, towards https://*.googleapis.com endpoints only. "+

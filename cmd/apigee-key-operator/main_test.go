@@ -59,6 +59,9 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("by default the ambient identity is not lent to namespaces and budgets are the platform's, got %+v", o.tenancy())
 	}
 	m := managerOptions(parsed(t))
+	if m.PprofBindAddress != "0" {
+		t.Errorf("pprof is served at %q by default; want it off (\"0\"): it is unauthenticated", m.PprofBindAddress)
+	}
 	if *m.LeaseDuration != 15*time.Second || *m.RenewDeadline != 10*time.Second || *m.RetryPeriod != 2*time.Second || !m.LeaderElectionReleaseOnCancel {
 		t.Errorf("leader election defaults: lease %s, renew %s, retry %s, release on cancel %t; want controller-runtime's 15s, 10s, 2s and a release",
 			*m.LeaseDuration, *m.RenewDeadline, *m.RetryPeriod, m.LeaderElectionReleaseOnCancel)
@@ -95,9 +98,10 @@ func TestRunServesProbesAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("KUBECONFIG", kubeconfig)
-	probes, metrics := freeAddr(t), freeAddr(t)
+	probes, metrics, pprof := freeAddr(t), freeAddr(t), freeAddr(t)
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	o, err := parseFlags(fs, []string{"--health-probe-bind-address=" + probes, "--metrics-bind-address=" + metrics, "--metrics-secure=false"})
+	o, err := parseFlags(fs, []string{"--health-probe-bind-address=" + probes, "--metrics-bind-address=" + metrics, "--metrics-secure=false",
+		"--pprof-bind-address=" + pprof})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +110,9 @@ func TestRunServesProbesAndMetrics(t *testing.T) {
 	go func() { done <- run(ctx, o) }()
 	waitOK(t, "http://"+probes+"/healthz", "ok")
 	waitOK(t, "http://"+probes+"/readyz", "ok")
+	waitOK(t, "http://"+pprof+"/debug/pprof/", "heap")
 	// The controllers register once started, with the configured workers.
-	waitOK(t, "http://"+metrics+"/metrics", `controller_runtime_max_concurrent_reconciles{controller="developerappkey"} 16`)
+	waitOK(t, "http://"+metrics+"/metrics", `controller_runtime_max_concurrent_reconciles{controller="developerappkey"} 32`)
 	cancel()
 	select {
 	case err := <-done:

@@ -63,6 +63,7 @@ func managerOptions(o options) ctrl.Options {
 		Scheme:                  newScheme(),
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "apigee-key-operator.apigee.keyoperator.io",
 		LeaderElectionNamespace: o.leaderElectNS,

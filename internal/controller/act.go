@@ -41,9 +41,12 @@ type keyRun struct {
 	app     *apigee.App
 	// fresh: app (and current) come from a read made for this decision,
 	// not from a snapshot or a write's response. Deletes need it.
-	fresh    bool
-	previous []apigeev1alpha1.PreviousKey
-	deleted  []apigeev1alpha1.DeletedKey
+	fresh bool
+	// snapshotsSince: app snapshots taken since then serve this run's
+	// reads (a resync's slot start; zero: only recent ones).
+	snapshotsSince time.Time
+	previous       []apigeev1alpha1.PreviousKey
+	deleted        []apigeev1alpha1.DeletedKey
 	// recreated: this run already re-created the key; a later read still
 	// showing another secret lags that write and decides nothing.
 	recreated bool
@@ -64,8 +67,7 @@ func (run *keyRun) ref() apigee.KeyRef {
 // the read: it imports optimistically and a 409 means "read and converge".
 // An object marked for adoption reads first, as its key should exist.
 func (run *keyRun) observe(ctx context.Context) error {
-	adopt := run.k.Annotations[apigeev1alpha1.AdoptAnnotation] == "true"
-	if run.k.Status.ConsumerKeyFingerprint == "" && len(run.previous) == 0 && !adopt {
+	if firstImport(run.k) {
 		return nil
 	}
 	if err := run.readApp(ctx, false); err != nil {
@@ -74,13 +76,20 @@ func (run *keyRun) observe(ctx context.Context) error {
 	return run.settleObserved()
 }
 
+// firstImport: the key has no record of an import and is not marked for
+// adoption; its run imports without reading first.
+func firstImport(k *apigeev1alpha1.DeveloperAppKey) bool {
+	return k.Status.ConsumerKeyFingerprint == "" && len(k.Status.PreviousKeys) == 0 &&
+		k.Annotations[apigeev1alpha1.AdoptAnnotation] != "true"
+}
+
 // readApp reads the app (fresh: bypassing and replacing the snapshot) and
 // learns the developer's ID and which of its keys other objects hold.
 func (run *keyRun) readApp(ctx context.Context, fresh bool) error {
 	if fresh {
 		run.r.snapshots.drop(run.loc)
 	}
-	app, err := run.r.snapshots.get(ctx, run.client, run.connID, run.loc)
+	app, err := run.r.snapshots.get(ctx, run.client, run.connID, run.loc, run.snapshotsSince)
 	if err != nil {
 		return err
 	}

@@ -107,6 +107,9 @@ type Connections struct {
 
 	mu      sync.Mutex
 	clients map[types.UID]cachedClient
+	// secretEpochs counts the watch events of each Secret a connection
+	// uses: a client built before the last one is rebuilt.
+	secretEpochs map[types.NamespacedName]uint64
 	// byOrg lists the connections to each organization (apigee.OrgKey),
 	// to tell them when it stops or starts answering.
 	byOrg map[string]map[connectionRef]bool
@@ -121,7 +124,7 @@ type connectionRef struct {
 }
 
 type cachedClient struct {
-	version string // connection generation + Secret resourceVersion
+	version string // connection generation + its Secret's epoch
 	client  apigee.Client
 }
 
@@ -129,7 +132,7 @@ type cachedClient struct {
 func NewConnections(cached client.Client, apiReader client.Reader, factory ClientFactory, metrics *apigee.Metrics, tenancy Tenancy) *Connections {
 	cs := &Connections{
 		cached: cached, apiReader: apiReader, factory: factory, metrics: metrics, tenancy: tenancy,
-		limiters: apigee.NewLimiterRegistry(), clients: map[types.UID]cachedClient{},
+		limiters: apigee.NewLimiterRegistry(), clients: map[types.UID]cachedClient{}, secretEpochs: map[types.NamespacedName]uint64{},
 		byOrg: map[string]map[connectionRef]bool{},
 		changed: map[string]chan event.GenericEvent{
 			"ApigeeConnection": make(chan event.GenericEvent, 64), "ClusterApigeeConnection": make(chan event.GenericEvent, 64)},
@@ -247,10 +250,9 @@ func (cs *Connections) namespaceAllowed(ctx context.Context, conn *connection, n
 // ClientFor returns the connection's Apigee client, building it when the
 // connection or its Secret changed since the last build.
 func (cs *Connections) ClientFor(ctx context.Context, conn *connection) (apigee.Client, error) {
-	version, err := cs.version(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
+	// The version is taken before the Secret is read: a change seen
+	// meanwhile leaves this build outdated, and the next use rebuilds.
+	version := cs.version(conn)
 	cs.mu.Lock()
 	cached, ok := cs.clients[conn.object.GetUID()]
 	cs.mu.Unlock()
@@ -285,18 +287,26 @@ func (cs *Connections) Forget(obj client.Object) {
 }
 
 // version identifies the inputs of a client: the connection's generation
-// and its Secret's resourceVersion, read from the metadata-only cache.
-func (cs *Connections) version(ctx context.Context, conn *connection) (string, error) {
+// and how many times its Secret has changed (SecretChanged). It costs no
+// API server read: every reconcile of every key asks for it.
+func (cs *Connections) version(conn *connection) string {
 	v := fmt.Sprintf("%d", conn.object.GetGeneration())
 	key, ok := conn.secretKey()
 	if !ok {
-		return v, nil
+		return v
 	}
-	meta := secretMetadata()
-	if err := cs.cached.Get(ctx, key, meta); err != nil {
-		return "", secretError(err, key)
-	}
-	return v + "/" + meta.GetResourceVersion(), nil
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return fmt.Sprintf("%s/%d", v, cs.secretEpochs[key])
+}
+
+// SecretChanged is told of every watch event (created, changed, deleted)
+// of a Secret a connection uses: the connection's client is rebuilt from
+// a fresh read of it at its next use.
+func (cs *Connections) SecretChanged(key types.NamespacedName) {
+	cs.mu.Lock()
+	cs.secretEpochs[key]++
+	cs.mu.Unlock()
 }
 
 // config turns the connection spec and its Secret into a client config,

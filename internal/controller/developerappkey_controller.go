@@ -54,34 +54,51 @@ func (r *DeveloperAppKeyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	before := k.Status.DeepCopy()
 	previousReason := readyReason(k)
-	var run *keyRun
-	var err error
-	// The key's turn with its organization (taken in sync or finalize)
-	// ends with the reconcile; one stopped for want of budget waits first
-	// in line for the next.
-	defer func() { r.gates.leave(req.NamespacedName, err != nil && classify(err).wait) }()
-	if k.DeletionTimestamp.IsZero() {
-		run, err = r.sync(ctx, k)
-	} else {
-		err = r.finalize(ctx, k)
-		if err == nil {
-			r.metrics.forget(req.NamespacedName)
-			r.gates.forget(req.NamespacedName)
-			return ctrl.Result{}, nil
-		}
+	run, err := r.talkToApigee(ctx, k)
+	if !k.DeletionTimestamp.IsZero() && err == nil {
+		r.metrics.forget(req.NamespacedName)
+		r.gates.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
 	}
 	return r.finish(ctx, k, before, previousReason, run, err)
 }
 
+// talkToApigee syncs or finalizes the key within its turn with its
+// organization (taken in sync or finalize). The turn ends with the Apigee
+// calls, so the status write that follows holds no one up; a key stopped
+// for want of budget waits first in line for the next.
+func (r *DeveloperAppKeyReconciler) talkToApigee(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) (run *keyRun, err error) {
+	defer func() {
+		r.gates.leave(types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, err != nil && classify(err).wait)
+	}()
+	if k.DeletionTimestamp.IsZero() {
+		return r.sync(ctx, k)
+	}
+	return nil, r.finalize(ctx, k)
+}
+
 // enterOrganization takes the key's turn with the organization its
 // connection reaches, or parks the key until the organization can take it
-// (see orgGates): no worker waits on an organization.
-func (r *DeveloperAppKeyReconciler) enterOrganization(k *apigeev1alpha1.DeveloperAppKey, conn *connection) error {
+// (see orgGates): no worker waits on an organization. resync says the key
+// came for its background check, not for a change.
+func (r *DeveloperAppKeyReconciler) enterOrganization(k *apigeev1alpha1.DeveloperAppKey, conn *connection) (resync bool, err error) {
 	endpoint, org := conn.spec.EffectiveEndpoint(), conn.spec.Organization
 	limiter, health := r.connections.organization(endpoint, org)
 	changed := k.Generation != k.Status.ObservedGeneration || !readyTrue(k) || !k.DeletionTimestamp.IsZero()
 	return r.gates.enter(apigee.OrgKey(endpoint, org), limiter, health,
 		types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, org, changed)
+}
+
+// snapshotsSince is how old a snapshot of the app the run may use: a
+// resync takes any read of the app made since the app's current slot
+// began (one read per app per interval); anything else only a recent one
+// (the zero time).
+func (r *DeveloperAppKeyReconciler) snapshotsSince(k *apigeev1alpha1.DeveloperAppKey, resync bool) time.Time {
+	if !resync {
+		return time.Time{}
+	}
+	interval, now := r.interval(k), r.now()
+	return now.Add(untilAppSlot(appOf(k), interval, now) - interval)
 }
 
 // sync makes Apigee match the spec and returns what it learned.
@@ -102,7 +119,8 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 		return nil, err
 	}
 	// The turn first: a key that must wait costs no API server read.
-	if err := r.enterOrganization(k, conn); err != nil {
+	resync, err := r.enterOrganization(k, conn)
+	if err != nil {
 		return nil, err
 	}
 	c, err := r.connections.ClientFor(ctx, conn)
@@ -117,6 +135,7 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	if err != nil {
 		return run, err
 	}
+	run.snapshotsSince = r.snapshotsSince(k, resync)
 	if err := run.observe(ctx); err != nil {
 		return run, err
 	}
@@ -147,14 +166,21 @@ func locationChanged(rec apigeev1alpha1.KeyLocation, now string) error {
 // newRun checks the key is ours to manage and gathers what planning needs.
 func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, connID string, loc apigeev1alpha1.KeyLocation, creds keyCredentials) (*keyRun, error) {
 	fp := apigee.Fingerprint(creds.key)
-	// The finalizer first, whatever follows: a conflict then leaves the
-	// same metadata as any other outcome, telling a guesser nothing.
-	if k.Spec.ManagementPolicy != apigeev1alpha1.ManagementPolicyObserveOnly {
+	// The finalizer before anything of ours can be in Apigee. A key's
+	// first import writes it with the import intent, in one write; any
+	// other run writes it first.
+	managed := k.Spec.ManagementPolicy != apigeev1alpha1.ManagementPolicyObserveOnly
+	if managed && !firstImport(k) {
 		if err := r.ensureFinalizer(ctx, k); err != nil {
 			return nil, err
 		}
 	}
 	if other, err := r.heldByAnother(ctx, k, loc, fp); err != nil || other != nil {
+		if err == nil && managed {
+			// A conflict leaves the same metadata as any other outcome,
+			// telling a guesser nothing.
+			err = r.ensureFinalizer(ctx, k)
+		}
 		if err == nil {
 			err = conflictError(k, other, loc.Organization)
 		}
@@ -226,11 +252,7 @@ func (r *DeveloperAppKeyReconciler) scheduleResync(k *apigeev1alpha1.DeveloperAp
 // requeueAfter is the time until the key's app's next resync slot, or
 // sooner when a lifecycle event or a rotated-out key's retirement is due.
 func (r *DeveloperAppKeyReconciler) requeueAfter(k *apigeev1alpha1.DeveloperAppKey) time.Duration {
-	interval := r.resync
-	if k.Spec.ResyncInterval != nil && k.Spec.ResyncInterval.Duration > 0 {
-		interval = k.Spec.ResyncInterval.Duration
-	}
-	d := untilAppSlot(appOf(k), interval, r.now())
+	d := untilAppSlot(appOf(k), r.interval(k), r.now())
 	if until, ok := nextLifecycleEvent(&k.Status, r.now(), r.expiryWarning); ok && until < d {
 		d = until
 	}
@@ -242,6 +264,14 @@ func (r *DeveloperAppKeyReconciler) requeueAfter(k *apigeev1alpha1.DeveloperAppK
 		}
 	}
 	return d
+}
+
+// interval is the key's resync interval.
+func (r *DeveloperAppKeyReconciler) interval(k *apigeev1alpha1.DeveloperAppKey) time.Duration {
+	if k.Spec.ResyncInterval != nil && k.Spec.ResyncInterval.Duration > 0 {
+		return k.Spec.ResyncInterval.Duration
+	}
+	return r.resync
 }
 
 // untilAppSlot is the time until the app's next resync slot: one every
@@ -276,8 +306,8 @@ func (r *DeveloperAppKeyReconciler) setup(mgr ctrl.Manager, secrets *secretWatch
 		For(&apigeev1alpha1.DeveloperAppKey{}, builder.WithPredicates(keyChanged())).
 		WatchesMetadata(secretMetadata(), secrets.toKeys()).
 		WatchesRawSource(source.Channel(r.gates.wake, r.gates.wokenKeys())).
-		Watches(&apigeev1alpha1.ApigeeConnection{}, connectionToKeys(r.client, "ApigeeConnection")).
-		Watches(&apigeev1alpha1.ClusterApigeeConnection{}, connectionToKeys(r.client, "ClusterApigeeConnection")).
+		Watches(&apigeev1alpha1.ApigeeConnection{}, connectionToKeys(r.client, "ApigeeConnection"), builder.WithPredicates(connectionChangedForKeys())).
+		Watches(&apigeev1alpha1.ClusterApigeeConnection{}, connectionToKeys(r.client, "ClusterApigeeConnection"), builder.WithPredicates(connectionChangedForKeys())).
 		Complete(r)
 }
 

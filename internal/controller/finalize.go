@@ -118,7 +118,7 @@ func (r *DeveloperAppKeyReconciler) deleteManagedKeys(ctx context.Context, k *ap
 	if err != nil {
 		return deletionBlocked(err)
 	}
-	if err := r.enterOrganization(k, conn); err != nil {
+	if _, err := r.enterOrganization(k, conn); err != nil {
 		return err
 	}
 	rec, ok := recordedLocation(k, target)

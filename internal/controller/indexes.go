@@ -3,6 +3,11 @@ package controller
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -81,7 +86,12 @@ func connectionSecretIndex(c *connection) []string {
 }
 
 // secretWatch maps Secret metadata events to the objects that use them.
-type secretWatch struct{ client client.Client }
+type secretWatch struct {
+	client client.Client
+	// connectionSecretChanged is told of each event of a Secret a
+	// connection uses (Connections.SecretChanged).
+	connectionSecretChanged func(types.NamespacedName)
+}
 
 // toKeys maps a Secret to the DeveloperAppKeys whose credentials it holds.
 func (w *secretWatch) toKeys() handler.EventHandler {
@@ -98,8 +108,14 @@ func (w *secretWatch) toKeys() handler.EventHandler {
 // toConnections maps a Secret to the connections of one kind using it.
 func (w *secretWatch) toConnections(gvk schema.GroupVersionKind) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}.String()
+		name := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
+		key := name.String()
 		var out []reconcile.Request
+		defer func() {
+			if len(out) > 0 && w.connectionSecretChanged != nil {
+				w.connectionSecretChanged(name)
+			}
+		}()
 		if gvk.Kind == "ClusterApigeeConnection" {
 			list := &apigeev1alpha1.ClusterApigeeConnectionList{}
 			if err := w.client.List(ctx, list, client.MatchingFields{indexSecret: key}); err == nil {
@@ -124,7 +140,8 @@ func connectionToKeys(c client.Client, kind string) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		list := &apigeev1alpha1.DeveloperAppKeyList{}
 		value := kind + "/" + o.GetNamespace() + "/" + o.GetName()
-		if err := c.List(ctx, list, client.MatchingFields{indexConnection: value}); err != nil {
+		// Only names are read: no copy of every key.
+		if err := c.List(ctx, list, client.MatchingFields{indexConnection: value}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil
 		}
 		return keyRequests(list.Items)
@@ -137,4 +154,30 @@ func keyRequests(keys []apigeev1alpha1.DeveloperAppKey) []reconcile.Request {
 		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: k.Namespace, Name: k.Name}})
 	}
 	return out
+}
+
+// connectionChangedForKeys passes the connection events that change what
+// its keys do: creation, deletion, a new spec, and a new status or reason
+// of its Ready condition. A rewritten message alone (an unreachable
+// organization's next trial time, say) would requeue every key of the
+// connection for nothing: its keys are woken by the organization's gate.
+func connectionChangedForKeys() predicate.Predicate {
+	return predicate.Or(predicate.GenerationChangedPredicate{}, predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return !e.ObjectNew.GetDeletionTimestamp().IsZero() || connectionReadiness(e.ObjectOld) != connectionReadiness(e.ObjectNew)
+	}})
+}
+
+// connectionReadiness is a connection's Ready status and reason.
+func connectionReadiness(o client.Object) string {
+	var conditions []metav1.Condition
+	switch c := o.(type) {
+	case *apigeev1alpha1.ApigeeConnection:
+		conditions = c.Status.Conditions
+	case *apigeev1alpha1.ClusterApigeeConnection:
+		conditions = c.Status.Conditions
+	}
+	if c := meta.FindStatusCondition(conditions, apigeev1alpha1.ConditionReady); c != nil {
+		return string(c.Status) + "/" + c.Reason
+	}
+	return ""
 }

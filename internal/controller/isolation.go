@@ -100,9 +100,10 @@ func newOrgGates(maxActive int, now func() time.Time) *orgGates {
 
 // enter lets key's reconcile talk to the organization (orgKey, with its
 // limiter and health), or parks it and says why. changed says the key's
-// spec is not yet observed or it is not Ready. A key that enters must
-// leave when its reconcile ends.
-func (g *orgGates) enter(orgKey string, limiter *rate.Limiter, health *apigee.Health, key types.NamespacedName, org string, changed bool) error {
+// spec is not yet observed or it is not Ready; resync says the key came
+// for its background check (neither changed nor back before its resync
+// was due). A key that enters must leave when its reconcile ends.
+func (g *orgGates) enter(orgKey string, limiter *rate.Limiter, health *apigee.Health, key types.NamespacedName, org string, changed bool) (resync bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	lane := g.lane(orgKey, limiter, health)
@@ -111,19 +112,19 @@ func (g *orgGates) enter(orgKey string, limiter *rate.Limiter, health *apigee.He
 	urgent := changed || g.early(key, now)
 	if _, ok := lane.invited[key]; ok || lane.active[key] {
 		g.admit(lane, key)
-		return nil
+		return !urgent, nil
 	}
 	if st := health.Status(); !st.Reachable {
 		lane.park(key, urgent)
-		return unreachable(org, st)
+		return false, unreachable(org, st)
 	}
 	if lane.hasRoom(g.maxActive) && lane.nobodyAhead(urgent) && lane.tokens(now) >= float64(1+len(lane.invited)) {
 		g.admit(lane, key)
-		return nil
+		return !urgent, nil
 	}
 	lane.park(key, urgent)
 	g.pump(lane, now)
-	return waitingForTurn(org)
+	return false, waitingForTurn(org)
 }
 
 // leave ends key's turn; parkAgain keeps it waiting first in line (its

@@ -55,7 +55,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	gates := newOrgGates(o.OrganizationConcurrency, o.Now)
 	conns.onHealth = gates.reachable
-	secrets := &secretWatch{client: mgr.GetClient()}
+	secrets := &secretWatch{client: mgr.GetClient(), connectionSecretChanged: conns.SecretChanged}
 	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval,
 		metrics: newConnectionMetrics(metrics.Registry)}
 	if err := (&ApigeeConnectionReconciler{prober: prober}).setup(mgr, secrets); err != nil {

@@ -13,9 +13,11 @@ import (
 
 // appSnapshots shares one GET app between keys of the same app reconciled
 // close together: every call counts against the organization's quota. A
-// snapshot lives for ttl and is dropped as soon as we write to the app. It
-// is shared only between users of one connection: another connection may
-// hold other credentials, and must not see what this one may read.
+// snapshot serves any read for ttl, and a resync's read for the rest of
+// the app's resync slot (see get); it is dropped as soon as we write to
+// the app. It is shared only between users of one connection: another
+// connection may hold other credentials, and must not see what this one
+// may read. Snapshots never decide a delete: those read afresh.
 type appSnapshots struct {
 	ttl    time.Duration
 	now    func() time.Time
@@ -41,13 +43,16 @@ func snapshotID(loc apigeev1alpha1.KeyLocation) string {
 }
 
 // get returns a copy of the app, read from Apigee through the connection's
-// client c unless a fresh snapshot taken through the same connection exists.
-func (s *appSnapshots) get(ctx context.Context, c apigee.Client, conn string, loc apigeev1alpha1.KeyLocation) (*apigee.App, error) {
+// client c unless a snapshot taken through the same connection is recent
+// enough: within the ttl, or at or after since when since is set. A resync
+// passes the start of its app's slot, so the app's keys share one read per
+// resync interval however long the queue takes to reach them all.
+func (s *appSnapshots) get(ctx context.Context, c apigee.Client, conn string, loc apigeev1alpha1.KeyLocation, since time.Time) (*apigee.App, error) {
 	id := snapshotID(loc)
 	s.mu.Lock()
 	snap, ok := s.cache[id][conn]
 	s.mu.Unlock()
-	if ok && s.now().Sub(snap.taken) < s.ttl {
+	if ok && (s.now().Sub(snap.taken) < s.ttl || !since.IsZero() && !snap.taken.Before(since)) {
 		return snap.app.Clone(), nil
 	}
 	// Keys of one app come due together (untilAppSlot): the first read

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,7 @@ type operator struct {
 	name       string
 	cmd        *exec.Cmd
 	metricsURL string
+	pprofURL   string
 	log        *logWatch
 	exited     chan struct{}
 	exitErr    error
@@ -35,15 +38,17 @@ var controllers = []string{"developerappkey", "apigeeconnection", "clusterapigee
 // startOperator starts the operator binary; env adds to its environment
 // (GOGC=50, say, to try a setting).
 func (h *harness) startOperator(name string, env ...string) *operator {
-	metricsAddr, probeAddr := freeAddr(h), freeAddr(h)
+	metricsAddr, probeAddr, pprofAddr := freeAddr(h), freeAddr(h), freeAddr(h)
 	f, err := os.Create(filepath.Join(h.outDir, "operator-"+name+".log"))
 	if err != nil {
 		h.b.Fatal(err)
 	}
-	o := &operator{name: name, metricsURL: "http://" + metricsAddr + "/metrics", exited: make(chan struct{}),
-		log: &logWatch{file: f, started: map[string]bool{}}}
+	o := &operator{name: name, metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: "http://" + pprofAddr + "/debug/pprof/",
+		exited: make(chan struct{}),
+		log:    &logWatch{file: f, started: map[string]bool{}}}
 	o.cmd = exec.Command(h.bin, "--resync-interval="+resync.String(),
-		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address="+probeAddr)
+		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address="+probeAddr,
+		"--pprof-bind-address="+pprofAddr)
 	o.cmd.Env = append(environWithout("KUBECONFIG", "GOMEMLIMIT", "GOGC"), "KUBECONFIG="+h.kubeconfig)
 	if limit := chartGoMemLimit(h.b); limit != "" {
 		o.cmd.Env = append(o.cmd.Env, "GOMEMLIMIT="+limit)
@@ -179,6 +184,28 @@ func (o *operator) steadyMemory(h *harness) memory {
 		}
 		time.Sleep(500 * time.Millisecond) // the sampling period
 	}
+}
+
+// saveHeapProfile writes the operator's heap profile to the bench's
+// output directory (go tool pprof -sample_index=inuse_space reads it) and
+// returns its path; what is in use, not figures, so nothing is printed.
+func (o *operator) saveHeapProfile(h *harness, name string) string {
+	resp, err := http.Get(o.pprofURL + "heap?gc=1")
+	if err != nil {
+		h.progress("operator %s: no heap profile: %v", o.name, err)
+		return ""
+	}
+	defer resp.Body.Close()
+	path := filepath.Join(h.outDir, "heap-"+o.name+"-"+name+".pb.gz")
+	f, err := os.Create(path)
+	if err != nil {
+		h.b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		h.b.Fatal(err)
+	}
+	return path
 }
 
 func (o *operator) metrics(h *harness) samples {

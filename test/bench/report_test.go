@@ -11,9 +11,6 @@ import (
 	"time"
 )
 
-// defaultWorkers is --max-concurrent-reconciles' default.
-const defaultWorkers = 8
-
 // usage is where a phase's time went, from the API server's and the
 // operator's metrics.
 type usage struct {
@@ -22,6 +19,7 @@ type usage struct {
 	reconciles    map[string]float64 // DeveloperAppKey reconciles by result
 	reconcileMean float64            // seconds
 	reconcileSum  float64            // worker-seconds spent reconciling keys
+	workers       int                // the operator's DeveloperAppKey workers
 	queueWaitMean float64            // seconds a key waited in the queue
 	apigee        map[string]mean    // Apigee calls by operation, timed at the transport
 	operatorCPU   float64            // CPU seconds the operator used
@@ -47,6 +45,7 @@ func measureUsage(elapsed time.Duration, api0, api1, op0, op1 samples) usage {
 	var n uint64
 	u.reconcileMean, n = meanSince(op0, op1, "controller_runtime_reconcile_time_seconds", key)
 	u.reconcileSum = u.reconcileMean * float64(n)
+	u.workers = int(op1.sum("controller_runtime_max_concurrent_reconciles", key))
 	u.queueWaitMean, _ = meanSince(op0, op1, "workqueue_queue_duration_seconds", map[string]string{"name": "developerappkey"})
 	for _, m := range op1.matching("apigee_key_operator_apigee_request_duration_seconds", nil) {
 		opName := label(m, "operation")
@@ -68,7 +67,7 @@ func (u usage) describe(w io.Writer, per int, unit string) {
 	fmt.Fprintf(w, "  - DeveloperAppKey reconciles: %.2f per %s %s; mean %s, mean wait in the queue %s\n",
 		total/float64(per), unit, sortedFloats(u.reconciles, per), secs(u.reconcileMean), secs(u.queueWaitMean))
 	fmt.Fprintf(w, "  - workers busy: %.0f%% of %d workers × %s\n",
-		100*u.reconcileSum/(defaultWorkers*u.elapsed.Seconds()), defaultWorkers, u.elapsed.Round(time.Second))
+		100*u.reconcileSum/(float64(u.workers)*u.elapsed.Seconds()), u.workers, u.elapsed.Round(time.Second))
 	fmt.Fprintf(w, "  - CPU: the operator %.0f s, the API server %.0f s, in %s on %d cores (highest 1-minute load average %.1f; other work on the machine counts)\n",
 		u.operatorCPU, u.apiserverCPU, u.elapsed.Round(time.Second), runtime.NumCPU(), u.maxLoad)
 	var ops []string

@@ -84,11 +84,11 @@ func BenchmarkScale(b *testing.B) {
 	// reads, memory at the full size.
 	op := h.startOperator("run1")
 	r.memEmpty = op.steadyMemory(h)
-	h.progress("operator RSS with %d unrelated Secrets, before any key: %s", sz.secrets, r.memEmpty)
+	h.progress("operator RSS with %d unrelated Secrets, before any key: %s; heap profile %s", sz.secrets, r.memEmpty, op.saveHeapProfile(h, "empty"))
 	r.run1 = h.converge(op, org1, "bench-default", false, defaultBudget)
 	r.resync = h.watchResync(op, org1, sz.resyncCycles)
 	r.memFull = op.memoryNow(h)
-	h.progress("operator RSS at %d keys + %d Secrets: %s", sz.keys, sz.secrets, r.memFull)
+	h.progress("operator RSS at %d keys + %d Secrets: %s; heap profile %s", sz.keys, sz.secrets, r.memFull, op.saveHeapProfile(h, "full"))
 	op.stop(h)
 	h.release("bench-default")
 
