@@ -8,6 +8,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -86,7 +87,7 @@ func (r *DeveloperAppKeyReconciler) enterOrganization(k *apigeev1alpha1.Develope
 	limiter, health := r.connections.organization(endpoint, org)
 	changed := k.Generation != k.Status.ObservedGeneration || !readyTrue(k) || !k.DeletionTimestamp.IsZero()
 	return r.gates.enter(apigee.OrgKey(endpoint, org), limiter, health,
-		types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, org, changed)
+		types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, endpoint, org, changed)
 }
 
 // snapshotsSince is how old a snapshot of the app the run may use: a
@@ -200,8 +201,12 @@ func (r *DeveloperAppKeyReconciler) finish(ctx context.Context, k *apigeev1alpha
 	if err != nil {
 		failure = classify(err)
 	}
-	if failure != nil && failure.wait && run == nil && readyTrue(k) && failure.reason == apigeev1alpha1.ReasonRateLimited {
-		// A working key waiting for its turn: nothing to tell anyone.
+	if failure != nil && failure.wait && run == nil && failure.reason == apigeev1alpha1.ReasonRateLimited &&
+		(readyTrue(k) || meta.FindStatusCondition(k.Status.Conditions, apigeev1alpha1.ConditionReady) == nil) {
+		// A working key waiting for its turn: nothing to tell anyone. Nor
+		// for a new key waiting for its first: writing "waiting" on every
+		// key of a large import would load the API server just when the
+		// import needs it. apigee_key_operator_keys_waiting counts them.
 		return ctrl.Result{RequeueAfter: r.requeueAfter(k), Priority: new(handler.LowPriority)}, nil
 	}
 	if run != nil {

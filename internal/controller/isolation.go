@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
@@ -52,6 +53,8 @@ type orgGates struct {
 	// resyncDue is when each key's resync was scheduled: a key back
 	// before that came for a change, and goes first.
 	resyncDue map[types.NamespacedName]time.Time
+	// waitingKeys, if set, exports how many keys wait in each lane.
+	waitingKeys *prometheus.GaugeVec
 }
 
 // orgLane is one organization's turns.
@@ -65,6 +68,7 @@ type orgLane struct {
 	// changed and resync wait in arrival order; waiting indexes both.
 	changed, resync []types.NamespacedName
 	waiting         map[types.NamespacedName]bool
+	waitingGauge    prometheus.Gauge // nil: not exported
 	timer           *time.Timer
 	timerAt         time.Time
 }
@@ -103,10 +107,10 @@ func newOrgGates(maxActive int, now func() time.Time) *orgGates {
 // spec is not yet observed or it is not Ready; resync says the key came
 // for its background check (neither changed nor back before its resync
 // was due). A key that enters must leave when its reconcile ends.
-func (g *orgGates) enter(orgKey string, limiter *rate.Limiter, health *apigee.Health, key types.NamespacedName, org string, changed bool) (resync bool, err error) {
+func (g *orgGates) enter(orgKey string, limiter *rate.Limiter, health *apigee.Health, key types.NamespacedName, endpoint, org string, changed bool) (resync bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	lane := g.lane(orgKey, limiter, health)
+	lane := g.lane(orgKey, limiter, health, endpoint, org)
 	now := g.now()
 	lane.expireInvitations(now)
 	urgent := changed || g.early(key, now)
@@ -188,11 +192,14 @@ func (g *orgGates) early(key types.NamespacedName, now time.Time) bool {
 	return ok && now.Before(due.Add(-time.Second))
 }
 
-func (g *orgGates) lane(orgKey string, limiter *rate.Limiter, health *apigee.Health) *orgLane {
+func (g *orgGates) lane(orgKey string, limiter *rate.Limiter, health *apigee.Health, endpoint, org string) *orgLane {
 	lane, ok := g.lanes[orgKey]
 	if !ok {
 		lane = &orgLane{key: orgKey, active: map[types.NamespacedName]bool{},
 			invited: map[types.NamespacedName]time.Time{}, waiting: map[types.NamespacedName]bool{}}
+		if g.waitingKeys != nil {
+			lane.waitingGauge = g.waitingKeys.WithLabelValues(endpoint, org)
+		}
 		g.lanes[orgKey] = lane
 	}
 	lane.limiter, lane.health = limiter, health
@@ -296,6 +303,14 @@ func (l *orgLane) park(key types.NamespacedName, urgent bool) {
 	} else {
 		l.resync = append(l.resync, key)
 	}
+	l.countWaiting()
+}
+
+// countWaiting exports how many keys wait.
+func (l *orgLane) countWaiting() {
+	if l.waitingGauge != nil {
+		l.waitingGauge.Set(float64(len(l.waiting)))
+	}
 }
 
 // parkFirst queues key before every other.
@@ -303,6 +318,7 @@ func (l *orgLane) parkFirst(key types.NamespacedName) {
 	l.unpark(key)
 	l.waiting[key] = true
 	l.changed = slices.Insert(l.changed, 0, key)
+	l.countWaiting()
 }
 
 func (l *orgLane) unpark(key types.NamespacedName) {
@@ -313,6 +329,7 @@ func (l *orgLane) unpark(key types.NamespacedName) {
 	match := func(k types.NamespacedName) bool { return k == key }
 	l.changed = slices.DeleteFunc(l.changed, match)
 	l.resync = slices.DeleteFunc(l.resync, match)
+	l.countWaiting()
 }
 
 // next takes the first waiting key, changed keys first.
@@ -324,6 +341,7 @@ func (l *orgLane) next() types.NamespacedName {
 	key := (*line)[0]
 	*line = (*line)[1:]
 	delete(l.waiting, key)
+	l.countWaiting()
 	return key
 }
 

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -55,7 +57,14 @@ func entered(_ bool, err error) error { return err }
 // resyncs, and a woken key's turn is kept for it against newcomers.
 func TestGateTurnsInOrder(t *testing.T) {
 	g := newOrgGates(2, time.Now)
-	enter := func(name string) error { return entered(g.enter("org", unlimited, nil, nn(name), "prod", false)) }
+	g.waitingKeys = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "waiting"}, []string{"endpoint", "organization"})
+	waiting := func(want float64) {
+		t.Helper()
+		if got := testutil.ToFloat64(g.waitingKeys.WithLabelValues("", "prod")); got != want {
+			t.Fatalf("the gauge says %v keys wait; want %v", got, want)
+		}
+	}
+	enter := func(name string) error { return entered(g.enter("org", unlimited, nil, nn(name), "", "prod", false)) }
 	for _, k := range []string{"a", "b"} {
 		if err := enter(k); err != nil {
 			t.Fatalf("%s: %v", k, err)
@@ -72,12 +81,14 @@ func TestGateTurnsInOrder(t *testing.T) {
 		}
 	}
 	noneWoken(t, g)
+	waiting(3)
 
 	g.leave(nn("a"), false)
 	if got := woken(t, g); got != nn("c") {
 		t.Fatalf("woke %s first; want the changed key c", got.Name)
 	}
-	if err := entered(g.enter("org", unlimited, nil, nn("newcomer"), "prod", true)); err == nil {
+	waiting(2)
+	if err := entered(g.enter("org", unlimited, nil, nn("newcomer"), "", "prod", true)); err == nil {
 		t.Fatal("a newcomer took the turn kept for c")
 	}
 	if err := enter("c"); err != nil {
@@ -95,7 +106,7 @@ func TestGateTurnsInOrder(t *testing.T) {
 		t.Fatalf("woke %s; want r1", got.Name)
 	}
 	// r1 came for its resync; a key back early came for a change.
-	if resync, err := g.enter("org", unlimited, nil, nn("r1"), "prod", false); err != nil || !resync {
+	if resync, err := g.enter("org", unlimited, nil, nn("r1"), "", "prod", false); err != nil || !resync {
 		t.Fatalf("woken r1 entered: resync %v, %v; want a resync", resync, err)
 	}
 	g.leave(nn("r1"), false)
@@ -103,12 +114,13 @@ func TestGateTurnsInOrder(t *testing.T) {
 		t.Fatalf("woke %s; want r2", got.Name)
 	}
 	g.resyncAt(nn("r2"), time.Now().Add(time.Hour))
-	if resync, err := g.enter("org", unlimited, nil, nn("r2"), "prod", false); err != nil || resync {
+	if resync, err := g.enter("org", unlimited, nil, nn("r2"), "", "prod", false); err != nil || resync {
 		t.Fatalf("r2, back before its resync was due, entered: resync %v, %v; want a change", resync, err)
 	}
 	g.leave(nn("r2"), false)
 	g.leave(nn("c"), false)
 	noneWoken(t, g)
+	waiting(0)
 }
 
 // TestGateWaitsForBudget: with the organization's budget spent, keys park
@@ -119,18 +131,18 @@ func TestGateWaitsForBudget(t *testing.T) {
 	if !budget.Allow() {
 		t.Fatal("setup: budget empty")
 	}
-	if reason := waitReason(t, entered(g.enter("org", budget, nil, nn("k"), "prod", true))); reason != apigeev1alpha1.ReasonRateLimited {
+	if reason := waitReason(t, entered(g.enter("org", budget, nil, nn("k"), "", "prod", true))); reason != apigeev1alpha1.ReasonRateLimited {
 		t.Fatalf("parked with %s", reason)
 	}
 	if got := woken(t, g); got != nn("k") {
 		t.Fatalf("woke %s", got.Name)
 	}
-	if err := entered(g.enter("org", budget, nil, nn("k"), "prod", true)); err != nil {
+	if err := entered(g.enter("org", budget, nil, nn("k"), "", "prod", true)); err != nil {
 		t.Fatalf("woken key could not enter: %v", err)
 	}
 	// Stopped mid-reconcile for want of budget: first in line again.
 	g.resyncAt(nn("other"), time.Now())
-	_ = entered(g.enter("org", budget, nil, nn("other"), "prod", false))
+	_ = entered(g.enter("org", budget, nil, nn("other"), "", "prod", false))
 	budget.ReserveN(time.Now(), 1) // spend what refilled
 	g.leave(nn("k"), true)
 	if got := woken(t, g); got != nn("k") {
@@ -162,11 +174,11 @@ func TestGateHoldsUnreachableOrganizations(t *testing.T) {
 	for i := 0; i < apigee.FailureThreshold; i++ {
 		do(503)
 	}
-	err := entered(g.enter(apigee.OrgKey("http://down.test", "down"), unlimited, health, nn("k"), "down", true))
+	err := entered(g.enter(apigee.OrgKey("http://down.test", "down"), unlimited, health, nn("k"), "", "down", true))
 	if reason := waitReason(t, err); reason != apigeev1alpha1.ReasonUnreachable {
 		t.Fatalf("parked with %s: %v", reason, err)
 	}
-	if err := entered(g.enter("other-org", unlimited, nil, nn("elsewhere"), "up", true)); err != nil {
+	if err := entered(g.enter("other-org", unlimited, nil, nn("elsewhere"), "", "up", true)); err != nil {
 		t.Fatalf("another organization's key was held: %v", err)
 	}
 	noneWoken(t, g)
@@ -183,13 +195,13 @@ func TestGateHoldsUnreachableOrganizations(t *testing.T) {
 // then changed moves ahead of the keys that only resync.
 func TestGateChangeOvertakesResyncs(t *testing.T) {
 	g := newOrgGates(1, time.Now)
-	if err := entered(g.enter("org", unlimited, nil, nn("busy"), "prod", false)); err != nil {
+	if err := entered(g.enter("org", unlimited, nil, nn("busy"), "", "prod", false)); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"r1", "r2", "r3"} {
-		_ = entered(g.enter("org", unlimited, nil, nn(k), "prod", false))
+		_ = entered(g.enter("org", unlimited, nil, nn(k), "", "prod", false))
 	}
-	_ = entered(g.enter("org", unlimited, nil, nn("r3"), "prod", true)) // its spec changed meanwhile
+	_ = entered(g.enter("org", unlimited, nil, nn("r3"), "", "prod", true)) // its spec changed meanwhile
 	g.leave(nn("busy"), false)
 	if got := woken(t, g); got != nn("r3") {
 		t.Fatalf("woke %s; want the changed r3", got.Name)

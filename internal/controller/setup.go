@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -54,6 +55,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		o.OrganizationConcurrency = max(1, mgr.GetControllerOptions().MaxConcurrentReconciles/2)
 	}
 	gates := newOrgGates(o.OrganizationConcurrency, o.Now)
+	gates.waitingKeys = register(metrics.Registry, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "apigee_key_operator_keys_waiting",
+		Help: "DeveloperAppKeys waiting for a turn with their organization (its budget, its share of the workers, or its answer).",
+	}, []string{"endpoint", "organization"}))
 	conns.onHealth = gates.reachable
 	secrets := &secretWatch{client: mgr.GetClient(), connectionSecretChanged: conns.SecretChanged}
 	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval,

@@ -85,6 +85,15 @@ func (o *operator) await(h *harness, what string, timeout time.Duration, cond fu
 	}
 }
 
+// sleep waits d; it fails the bench if the operator exits meanwhile.
+func (o *operator) sleep(h *harness, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-o.exited:
+		h.b.Fatalf("operator %s exited (%v); log tail:\n%s", o.name, o.exitErr, o.log.tail())
+	}
+}
+
 // stop ends the operator as Kubernetes would: SIGTERM, then SIGKILL.
 func (o *operator) stop(h *harness) {
 	_ = o.cmd.Process.Signal(syscall.SIGTERM)

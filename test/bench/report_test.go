@@ -147,6 +147,7 @@ func (r report) print(w io.Writer, machine string) {
 			c.run.percentile(0.5).Round(time.Second), c.run.percentile(0.9).Round(time.Second), c.run.elapsed.Round(time.Second))
 		c.run.usage.describe(w, c.run.keys, "key")
 	}
-	fmt.Fprintf(w, "\nResync (%d × %s after every key was Ready): %d Apigee calls %v\n", r.resync.cycles, resync, r.resync.calls.total, r.resync.calls.byOp)
+	fmt.Fprintf(w, "\nResync (%d × %s, after the first interval once every key was Ready, in which each key's first resync also records its developer's ID and the app reads were %.2f per app): %d Apigee calls %v\n",
+		r.resync.cycles, resync, r.resync.firstReads, r.resync.calls.total, r.resync.calls.byOp)
 	r.resync.usage.describe(w, r.resync.apps*r.resync.cycles, "app and interval")
 }

@@ -121,6 +121,30 @@ func TestThrottledOrganizationHoldsNoOneElse(t *testing.T) {
 	if n := readyCount(t, nsA, backlog); n == len(backlog) {
 		t.Errorf("A's whole backlog converged: the test did not hold A throttled while B's keys ran")
 	}
+	assertFirstTurnQuiet(t, nsA, "org-"+nsA, backlog)
+}
+
+// assertFirstTurnQuiet: keys still waiting for their first turn have no
+// status written (a large import would otherwise write every key once more
+// just to say it waits), and apigee_key_operator_keys_waiting counts them.
+func assertFirstTurnQuiet(t *testing.T, ns, org string, keys []string) {
+	t.Helper()
+	unseen := 0
+	for _, name := range keys {
+		k := &apigeev1alpha1.DeveloperAppKey{}
+		if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, k); err != nil {
+			t.Fatal(err)
+		}
+		if len(k.Status.Conditions) == 0 && k.Status.ObservedGeneration == 0 {
+			unseen++
+		}
+	}
+	waiting := metricSum(t, "apigee_key_operator_keys_waiting", map[string]string{"organization": org})
+	t.Logf("%d of %d keys not yet taken show no status; %.0f waiting by the gauge", unseen, len(keys), waiting)
+	if unseen == 0 || waiting == 0 {
+		t.Errorf("%d keys waiting for their first turn without status, %.0f by apigee_key_operator_keys_waiting; want both above 0 "+
+			"(a waiting new key gets no status write)", unseen, waiting)
+	}
 }
 
 // TestHangingOrganizationHoldsNoOneElse: organization A's endpoint accepts
