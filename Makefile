@@ -49,7 +49,7 @@ envtest: ## Build the test control plane binaries into bin/k8s/<version>/ when m
 	@hack/build-control-plane.sh >/dev/null
 
 # The size test/bench imports: issue 14's, 10,000 keys in 100 apps with
-# 50,000 unrelated Secrets (15 to 25 minutes on 2 cores).
+# 50,000 unrelated Secrets (about 15 minutes on 2 cores).
 BENCH_KEYS ?= 10000
 BENCH_APPS ?= 100
 BENCH_SECRETS ?= 50000
