@@ -19,10 +19,13 @@ import (
 // connection may hold other credentials, and must not see what this one
 // may read. Snapshots never decide a delete: those read afresh.
 type appSnapshots struct {
-	ttl    time.Duration
-	now    func() time.Time
-	mu     sync.Mutex
-	cache  map[string]map[string]appSnapshot // location, then connection
+	ttl   time.Duration
+	now   func() time.Time
+	mu    sync.Mutex
+	cache map[string]map[string]appSnapshot // location, then connection
+	// drops counts the writes to each location: a read that started
+	// before one may not show it, and is not kept.
+	drops  map[string]uint64
 	flight singleflight.Group
 }
 
@@ -32,7 +35,7 @@ type appSnapshot struct {
 }
 
 func newAppSnapshots(ttl time.Duration, now func() time.Time) *appSnapshots {
-	return &appSnapshots{ttl: ttl, now: now, cache: map[string]map[string]appSnapshot{}}
+	return &appSnapshots{ttl: ttl, now: now, cache: map[string]map[string]appSnapshot{}, drops: map[string]uint64{}}
 }
 
 // snapshotID keys a snapshot by the whole location, endpoint included, so
@@ -58,16 +61,22 @@ func (s *appSnapshots) get(ctx context.Context, c apigee.Client, conn string, lo
 	// Keys of one app come due together (untilAppSlot): the first read
 	// serves those that ask while it is under way, too.
 	v, err, _ := s.flight.Do(id+"\x00"+conn, func() (any, error) {
+		s.mu.Lock()
+		drops := s.drops[id]
+		s.mu.Unlock()
 		a, err := c.GetApp(ctx, loc.Developer, loc.App)
 		if err != nil {
 			return nil, err
 		}
 		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.drops[id] != drops {
+			return a, nil // a write landed meanwhile: this read may predate it
+		}
 		if s.cache[id] == nil {
 			s.cache[id] = map[string]appSnapshot{}
 		}
 		s.cache[id][conn] = appSnapshot{app: a.Clone(), taken: s.now()}
-		s.mu.Unlock()
 		return a, nil
 	})
 	if err != nil {
@@ -79,7 +88,9 @@ func (s *appSnapshots) get(ctx context.Context, c apigee.Client, conn string, lo
 // drop forgets the app's snapshots, through every connection, after a
 // write changed it.
 func (s *appSnapshots) drop(loc apigeev1alpha1.KeyLocation) {
+	id := snapshotID(loc)
 	s.mu.Lock()
-	delete(s.cache, snapshotID(loc))
+	delete(s.cache, id)
+	s.drops[id]++
 	s.mu.Unlock()
 }

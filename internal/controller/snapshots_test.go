@@ -58,3 +58,45 @@ func TestSnapshotsServeAResyncForItsSlot(t *testing.T) {
 		t.Fatalf("another connection's read: %d reads, %v; want its own", c.reads, err)
 	}
 }
+
+// blockingReads answers GetApp once release is closed, and says when a
+// read has started.
+type blockingReads struct {
+	apigee.Client
+	started chan struct{}
+	release chan struct{}
+}
+
+func (c *blockingReads) GetApp(context.Context, string, string) (*apigee.App, error) {
+	c.started <- struct{}{}
+	<-c.release
+	return &apigee.App{Name: "orders"}, nil
+}
+
+// TestSnapshotsKeepNoReadAWriteOvertook: a read under way when a write to
+// the app lands may not show the write; its answer serves its caller but
+// is not kept, so the next reader reads again.
+func TestSnapshotsKeepNoReadAWriteOvertook(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	s := newAppSnapshots(time.Minute, func() time.Time { return now })
+	loc := apigeev1alpha1.KeyLocation{Endpoint: "https://apigee.test", Organization: "prod", Developer: "dev@example.com", App: "orders"}
+	slow := &blockingReads{started: make(chan struct{}, 1), release: make(chan struct{})}
+	done := make(chan error)
+	go func() {
+		_, err := s.get(context.Background(), slow, "conn", loc, now)
+		done <- err
+	}()
+	<-slow.started
+	s.drop(loc) // another key's write to the app lands while the read is out
+	close(slow.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c := &countingReads{}
+	if _, err := s.get(context.Background(), c, "conn", loc, now); err != nil || c.reads != 1 {
+		t.Fatalf("after a read the write overtook: %d reads, %v; want a read of its own", c.reads, err)
+	}
+	if _, err := s.get(context.Background(), c, "conn", loc, now); err != nil || c.reads != 1 {
+		t.Fatalf("after a clean read: %d reads, %v; want it shared", c.reads, err)
+	}
+}
