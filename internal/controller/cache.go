@@ -238,13 +238,14 @@ type usedSecrets struct {
 	referrers []toolscache.SharedIndexInformer // keys and connections, per namespace
 }
 
-// secretFieldIndex and allNamespaces name controller-runtime's field index
-// on indexSecret in an informer's indexer: IndexField files each value
-// under "__all_namespaces/<value>" as well as under the object's own
-// namespace.
+// fieldIndexPrefix and allNamespaces are how controller-runtime names a
+// field index in an informer's indexer and files a value for lookups
+// across namespaces (see index); secretFieldIndex is the index on
+// indexSecret.
 const (
-	secretFieldIndex = "field:" + indexSecret
+	fieldIndexPrefix = "field:"
 	allNamespaces    = "__all_namespaces/"
+	secretFieldIndex = fieldIndexPrefix + indexSecret
 )
 
 // newInformer is the cache's informer constructor: the standard one, with

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
@@ -127,4 +129,33 @@ func cachedSecret(t *testing.T, ns, name string) (*metav1.PartialObjectMetadata,
 		t.Fatal(err)
 	}
 	return m, err == nil
+}
+
+// TestIndexesFileEachValueOnce: the operator only looks its field indexes
+// up across namespaces, so each value is filed once, under
+// "__all_namespaces/", not also under the key's namespace (at 10,000 keys
+// that copy was 12 MB); the lookups they serve (a Secret's keys, a
+// fingerprint claimed in another namespace, a connection's keys) are
+// covered by the Secret, conflict and connection tests.
+func TestIndexesFileEachValueOnce(t *testing.T) {
+	_, ns := setup(t, emulator.X)
+	create(t, credentialsSecret(ns, "creds", "indexKey1", "indexSecret1"))
+	create(t, newKey(ns, "orders", "creds"))
+	waitConverged(t, ns, "orders")
+	inf, err := cached.GetInformer(context.Background(), &apigeev1alpha1.DeveloperAppKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexer := inf.(toolscache.SharedIndexInformer).GetIndexer()
+	for _, field := range []string{"apigee.keyoperator.io/secret", "apigee.keyoperator.io/connection", "apigee.keyoperator.io/fingerprint", "apigee.keyoperator.io/app"} {
+		values := indexer.ListIndexFuncValues("field:" + field)
+		if len(values) == 0 {
+			t.Errorf("index %s holds nothing", field)
+		}
+		for _, v := range values {
+			if !strings.HasPrefix(v, "__all_namespaces/") {
+				t.Errorf("index %s files %q: a value under a namespace nothing looks up", field, v)
+			}
+		}
+	}
 }
