@@ -1,6 +1,10 @@
 package v1alpha1
 
-import "time"
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 // Defaults that depend on more than one field, so the CRD cannot set them.
 const (
@@ -99,4 +103,16 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// ConnectionConditions returns the status conditions of either connection
+// kind, and nil for any other object.
+func ConnectionConditions(o any) []metav1.Condition {
+	switch c := o.(type) {
+	case *ApigeeConnection:
+		return c.Status.Conditions
+	case *ClusterApigeeConnection:
+		return c.Status.Conditions
+	}
+	return nil
 }

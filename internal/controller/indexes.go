@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -197,14 +196,7 @@ func connectionChangedForKeys() predicate.Predicate {
 
 // connectionReadiness is a connection's Ready status and reason.
 func connectionReadiness(o client.Object) string {
-	var conditions []metav1.Condition
-	switch c := o.(type) {
-	case *apigeev1alpha1.ApigeeConnection:
-		conditions = c.Status.Conditions
-	case *apigeev1alpha1.ClusterApigeeConnection:
-		conditions = c.Status.Conditions
-	}
-	if c := meta.FindStatusCondition(conditions, apigeev1alpha1.ConditionReady); c != nil {
+	if c := meta.FindStatusCondition(apigeev1alpha1.ConnectionConditions(o), apigeev1alpha1.ConditionReady); c != nil {
 		return string(c.Status) + "/" + c.Reason
 	}
 	return ""

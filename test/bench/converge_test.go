@@ -108,14 +108,7 @@ func (h *harness) connect(op *operator, o *org, ns string, cluster bool) apigeev
 		if err := h.c.Get(h.ctx, key, conn); err != nil {
 			return false
 		}
-		var conds []metav1.Condition
-		switch c := conn.(type) {
-		case *apigeev1alpha1.ApigeeConnection:
-			conds = c.Status.Conditions
-		case *apigeev1alpha1.ClusterApigeeConnection:
-			conds = c.Status.Conditions
-		}
-		return meta.IsStatusConditionTrue(conds, apigeev1alpha1.ConditionReady)
+		return meta.IsStatusConditionTrue(apigeev1alpha1.ConnectionConditions(conn), apigeev1alpha1.ConditionReady)
 	})
 	return ref
 }
