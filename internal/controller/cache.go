@@ -167,10 +167,10 @@ func internAs[S ~string](s S) S { return S(intern(string(s))) }
 // secretMetadataOnly cuts the metadata of a Secret the cache keeps down to
 // what the controllers use of a Secret's metadata (which they read from
 // the API server today, see ClientOptions): namespace and name (to map a
-// change to
-// the objects using the Secret), resourceVersion (a connection's client is
-// rebuilt when its Secret changes), and owner references (to release a
-// generated Secret from garbage collection). Owner references are kept
+// change to the objects using the Secret, whose connections' clients are
+// then rebuilt), resourceVersion (the version the cache holds), and owner
+// references (to release a generated Secret from garbage collection).
+// Owner references are kept
 // whole or not at all: the release rewrites the list with a merge patch,
 // which replaces it, so a partial list would drop the others; a Secret
 // none of whose owners is a DeveloperAppKey has nothing to release and

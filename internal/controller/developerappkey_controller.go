@@ -8,7 +8,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -202,7 +201,7 @@ func (r *DeveloperAppKeyReconciler) finish(ctx context.Context, k *apigeev1alpha
 		failure = classify(err)
 	}
 	if failure != nil && failure.wait && run == nil && failure.reason == apigeev1alpha1.ReasonRateLimited &&
-		(readyTrue(k) || meta.FindStatusCondition(k.Status.Conditions, apigeev1alpha1.ConditionReady) == nil) {
+		(readyTrue(k) || previousReason == "") {
 		// A working key waiting for its turn: nothing to tell anyone. Nor
 		// for a new key waiting for its first: writing "waiting" on every
 		// key of a large import would load the API server just when the

@@ -134,7 +134,7 @@ func cachedSecret(t *testing.T, ns, name string) (*metav1.PartialObjectMetadata,
 // TestIndexesFileEachValueOnce: the operator only looks its field indexes
 // up across namespaces, so each value is filed once, under
 // "__all_namespaces/", not also under the key's namespace (at 10,000 keys
-// that copy was 12 MB); the lookups they serve (a Secret's keys, a
+// that copy was about 18 MB); the lookups they serve (a Secret's keys, a
 // fingerprint claimed in another namespace, a connection's keys) are
 // covered by the Secret, conflict and connection tests.
 func TestIndexesFileEachValueOnce(t *testing.T) {
