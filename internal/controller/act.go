@@ -54,6 +54,7 @@ type keyRun struct {
 	// re-create writes it before its delete, then imports).
 	intentRecorded bool
 	drift          []string // ObserveOnly: what differs
+	creation       *creationEvent
 	peers          peerView
 	renewAt        *time.Time // when the generated key is due for renewal
 	now            time.Time
@@ -121,6 +122,7 @@ func (run *keyRun) learnDeveloper(app *apigee.App) error {
 // converge plans and acts until the plan is empty. ObserveOnly records the
 // plan as drift instead of acting.
 func (run *keyRun) converge(ctx context.Context) error {
+	defer run.flushCreation()
 	for range maxSteps {
 		steps := plan(run.planInput())
 		if len(steps) == 0 {
@@ -184,8 +186,52 @@ func (run *keyRun) act(ctx context.Context, a action) error {
 	if err != nil {
 		return err
 	}
-	run.r.event(run.k, corev1.EventTypeNormal, string(a.kind), string(a.kind), capitalize(a.String()))
+	run.recordChange(a)
 	return nil
+}
+
+// creationEvent is the one Event for a key this run created (imported or
+// re-created) and the calls that completed it: to a user an import is one
+// change, whose products Apigee only takes in a second call. At 10,000
+// keys a second Event each would be 10,000 more API server writes and
+// objects client-go keeps for minutes to detect series.
+type creationEvent struct {
+	kind  actionKind
+	steps []string
+}
+
+// completesKey: the action sets up the key itself (products, statuses,
+// attributes, scopes); deletes of other keys get Events of their own.
+func completesKey(k actionKind) bool {
+	switch k {
+	case actAddProducts, actRemoveProduct, actSetProductStatus, actSetKeyStatus, actSetAttributes, actSetScopes:
+		return true
+	}
+	return false
+}
+
+// recordChange sends one Normal Event per change to Apigee, except that
+// a creation gathers the calls completing it until the run ends or does
+// something else.
+func (run *keyRun) recordChange(a action) {
+	switch {
+	case a.kind == actImportKey || a.kind == actRecreateKey:
+		run.flushCreation()
+		run.creation = &creationEvent{kind: a.kind, steps: []string{a.String()}}
+	case run.creation != nil && completesKey(a.kind):
+		run.creation.steps = append(run.creation.steps, a.String())
+	default:
+		run.flushCreation()
+		run.r.event(run.k, corev1.EventTypeNormal, string(a.kind), string(a.kind), capitalize(a.String()))
+	}
+}
+
+// flushCreation sends the gathered creation Event, if any.
+func (run *keyRun) flushCreation() {
+	if c := run.creation; c != nil {
+		run.creation = nil
+		run.r.event(run.k, corev1.EventTypeNormal, string(c.kind), string(c.kind), capitalize(strings.Join(c.steps, "; ")))
+	}
 }
 
 // write makes the Apigee call for a and applies its effect to the model.

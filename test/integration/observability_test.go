@@ -37,26 +37,36 @@ func fmtCounts(m map[string]int) string {
 	return s
 }
 
-// TestOneEventPerChange: every Apigee change made is one Normal Event.
+// TestOneEventPerChange: every change made in Apigee is in one Normal
+// Event. An import and the calls that complete the new key (products, an
+// approval) are one ImportKey Event naming them all; a later edit is an
+// Event of its own.
 func TestOneEventPerChange(t *testing.T) {
 	dialects(t, func(t *testing.T, d emulator.Dialect) {
 		a, ns := setup(t, d)
 		create(t, credentialsSecret(ns, "creds", "eventKey", "eventSecret"))
 		create(t, newKey(ns, "orders", "creds"))
 		waitConverged(t, ns, "orders")
-		want := map[string]int{"ImportKey": 1, "AddProducts": 1, "SetProductStatus": 1}
-		if got := normalEvents(t, ns, "orders", 3); !maps.Equal(got, want) {
+		want := map[string]int{"ImportKey": 1}
+		if got := normalEvents(t, ns, "orders", 1); !maps.Equal(got, want) {
 			t.Errorf("events after import = %s, want %s", fmtCounts(got), fmtCounts(want))
 		}
 		if n := a.changes(); n != 3 {
-			t.Errorf("%d changes in Apigee for 3 events: %v", n, a.emu.CallLog())
+			t.Errorf("%d changes in Apigee for an import, its products and an approval, want 3: %v", n, a.emu.CallLog())
+		}
+		imported := waitEvent(t, ns, "orders", corev1.EventTypeNormal, "ImportKey")
+		if note := "Import the key; add products orders-read, orders-admin; approve product orders-admin"; imported.Note != note {
+			t.Errorf("ImportKey note %q, want %q", imported.Note, note)
 		}
 
 		update(t, ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) { k.Spec.Status = apigeev1alpha1.Revoked })
 		waitConverged(t, ns, "orders")
 		want["SetKeyStatus"] = 1
-		if got := normalEvents(t, ns, "orders", 4); !maps.Equal(got, want) {
+		if got := normalEvents(t, ns, "orders", 2); !maps.Equal(got, want) {
 			t.Errorf("events after revoking = %s, want %s", fmtCounts(got), fmtCounts(want))
+		}
+		if n := a.changes(); n != 4 {
+			t.Errorf("%d changes in Apigee after revoking, want 4: %v", n, a.emu.CallLog())
 		}
 	})
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,7 +107,8 @@ func TestRotationOrphanKeepsOldKey(t *testing.T) {
 
 // TestNewSecretRecreatesKey: Apigee cannot change a secret, so a new
 // secret for the same key re-creates it and restores products and
-// statuses, with an event saying so.
+// statuses, with a Warning saying so and one RecreateKey Event for the
+// re-creation and the calls that restored the key.
 func TestNewSecretRecreatesKey(t *testing.T) {
 	dialects(t, func(t *testing.T, d emulator.Dialect) {
 		a, ns := setup(t, d)
@@ -128,5 +130,12 @@ func TestNewSecretRecreatesKey(t *testing.T) {
 			t.Errorf("status fingerprint %s previous %v", k.Status.ConsumerKeyFingerprint, k.Status.PreviousKeys)
 		}
 		waitEvent(t, ns, "orders", corev1.EventTypeWarning, "SecretChanged")
+		recreated := waitEvent(t, ns, "orders", corev1.EventTypeNormal, "RecreateKey")
+		if !strings.HasPrefix(recreated.Note, "Re-create the key with the new secret; add products ") || !strings.Contains(recreated.Note, "; revoke the key") {
+			t.Errorf("RecreateKey note %q: want the re-creation, its products and its status", recreated.Note)
+		}
+		if n := eventCounts(t, ns, "orders")["RecreateKey"]; n != 1 {
+			t.Errorf("%d RecreateKey Events for one re-creation", n)
+		}
 	})
 }
