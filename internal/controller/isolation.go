@@ -329,7 +329,7 @@ func (l *orgLane) unpark(key types.NamespacedName) {
 	match := func(k types.NamespacedName) bool { return k == key }
 	l.changed = slices.DeleteFunc(l.changed, match)
 	l.resync = slices.DeleteFunc(l.resync, match)
-	l.countWaiting()
+	l.left()
 }
 
 // next takes the first waiting key, changed keys first.
@@ -341,8 +341,18 @@ func (l *orgLane) next() types.NamespacedName {
 	key := (*line)[0]
 	*line = (*line)[1:]
 	delete(l.waiting, key)
-	l.countWaiting()
+	l.left()
 	return key
+}
+
+// left follows a key leaving the line. An emptied line lets go of what it
+// grew: a Go map never shrinks, and after an import of 10,000 keys the
+// line would keep about 1.5 MiB for good.
+func (l *orgLane) left() {
+	if len(l.waiting) == 0 {
+		l.waiting, l.changed, l.resync = map[types.NamespacedName]bool{}, nil, nil
+	}
+	l.countWaiting()
 }
 
 func (l *orgLane) expireInvitations(now time.Time) {

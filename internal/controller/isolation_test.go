@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -121,6 +122,40 @@ func TestGateTurnsInOrder(t *testing.T) {
 	g.leave(nn("c"), false)
 	noneWoken(t, g)
 	waiting(0)
+}
+
+// TestEmptiedLineLetsGoOfItsMemory: after a burst of keys has waited and
+// gone, the organization's line holds none of the room it grew.
+func TestEmptiedLineLetsGoOfItsMemory(t *testing.T) {
+	g := newOrgGates(1, time.Now)
+	enter := func(name string) error { return entered(g.enter("org", unlimited, nil, nn(name), "", "prod", false)) }
+	if err := enter("first"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		_ = enter(fmt.Sprintf("k%d", i))
+	}
+	lane := g.lanes["org"]
+	if len(lane.waiting) != 1000 {
+		t.Fatalf("%d keys wait; want 1000", len(lane.waiting))
+	}
+	g.leave(nn("first"), false)
+	for range 1000 {
+		next := woken(t, g)
+		if err := enter(next.Name); err != nil {
+			t.Fatalf("%s, woken, could not enter: %v", next.Name, err)
+		}
+		if next.Name == "k500" {
+			g.forget(nn("k999")) // a key deleted while it waits leaves the line too
+		}
+		g.leave(next, false)
+		if next.Name == "k998" {
+			break
+		}
+	}
+	if len(lane.waiting) != 0 || cap(lane.changed) != 0 || cap(lane.resync) != 0 {
+		t.Errorf("emptied line keeps %d waiting, room for %d changed and %d resyncs; want none", len(lane.waiting), cap(lane.changed), cap(lane.resync))
+	}
 }
 
 // TestGateWaitsForBudget: with the organization's budget spent, keys park
