@@ -40,7 +40,8 @@ type harness struct {
 	c          client.Client // the bench's own client (the admin user)
 	cfg        *rest.Config
 	size       size
-	bin        string // the operator binary
+	bin        string   // the operator binary
+	chartEnv   []string // the environment the chart gives it (GOMEMLIMIT, GOGC)
 	kubeconfig string
 	outDir     string // logs, kept after the run
 	began      time.Time
@@ -53,6 +54,7 @@ func newHarness(b *testing.B, ctx context.Context, sz size) *harness {
 	}
 	h := &harness{b: b, ctx: ctx, size: sz, outDir: out, began: time.Now()}
 	h.bin = buildOperator(b, out)
+	h.chartEnv = chartEnv(b)
 	h.env = testenv.Start(b)
 	h.cfg = rest.CopyConfig(h.env.Config)
 	h.cfg.QPS, h.cfg.Burst = -1, 0 // the bench's creates are not throttled client-side
@@ -68,12 +70,17 @@ func newHarness(b *testing.B, ctx context.Context, sz size) *harness {
 
 // buildOperator builds the operator binary as the Dockerfile does.
 func buildOperator(b *testing.B, dir string) string {
-	bin := filepath.Join(dir, "apigee-key-operator")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/apigee-key-operator")
+	return build(b, dir, "apigee-key-operator", "./cmd/apigee-key-operator")
+}
+
+// build builds pkg into dir/name as the Dockerfile builds the operator.
+func build(b *testing.B, dir, name, pkg string) string {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
 	cmd.Dir = testenv.RepoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("building the operator: %v\n%s", err, out)
+		b.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }

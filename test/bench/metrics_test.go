@@ -6,16 +6,15 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
+	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"k8s.io/apimachinery/pkg/api/resource"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
@@ -168,31 +167,22 @@ func apiRequests(before, after samples) map[string]mean {
 	return out
 }
 
-// chartGoMemLimit is the GOMEMLIMIT the chart gives the operator with its
-// default values (goMemLimitPercent of resources.limits.memory, whole MiB;
-// see the chart's _helpers.tpl), so the bench runs the operator with the
-// production setting.
-func chartGoMemLimit(t testing.TB) string {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "charts", "apigee-key-operator", "values.yaml"))
+// chartEnv is the environment the chart gives the operator's container
+// with its default values (GOMEMLIMIT and GOGC, as `key=value`), rendered
+// by the pinned Helm, so the bench runs the operator as production does.
+func chartEnv(t testing.TB) []string {
+	out, err := exec.Command(testenv.Helm.Binary(t), "template", "bench",
+		filepath.Join(testenv.RepoRoot(), "charts", "apigee-key-operator"), "--show-only", "templates/deployment.yaml").Output()
 	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	var dep appsv1.Deployment
+	if err := yaml.Unmarshal(out, &dep); err != nil {
 		t.Fatal(err)
 	}
-	var v struct {
-		GoMemLimitPercent int64 `json:"goMemLimitPercent"`
-		Resources         struct {
-			Limits map[string]string `json:"limits"`
-		} `json:"resources"`
+	var env []string
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		env = append(env, e.Name+"="+e.Value)
 	}
-	if err := yaml.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	limit, ok := v.Resources.Limits["memory"]
-	if !ok || v.GoMemLimitPercent == 0 {
-		return ""
-	}
-	q, err := resource.ParseQuantity(limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strconv.FormatInt(q.Value()*v.GoMemLimitPercent/100>>20, 10) + "MiB"
+	return env
 }

@@ -50,9 +50,7 @@ func (h *harness) startOperator(name string, env ...string) *operator {
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address="+probeAddr,
 		"--pprof-bind-address="+pprofAddr)
 	o.cmd.Env = append(environWithout("KUBECONFIG", "GOMEMLIMIT", "GOGC"), "KUBECONFIG="+h.kubeconfig)
-	if limit := chartGoMemLimit(h.b); limit != "" {
-		o.cmd.Env = append(o.cmd.Env, "GOMEMLIMIT="+limit)
-	}
+	o.cmd.Env = append(o.cmd.Env, h.chartEnv...)
 	o.cmd.Env = append(o.cmd.Env, env...)
 	o.cmd.Stdout, o.cmd.Stderr = o.log, o.log
 	if err := o.cmd.Start(); err != nil {
@@ -64,7 +62,7 @@ func (h *harness) startOperator(name string, env ...string) *operator {
 	}()
 	h.b.Cleanup(func() { o.kill() })
 	o.await(h, "its controllers started (caches synced)", 3*time.Minute, func() bool { return o.log.allStarted(controllers) })
-	h.progress("operator %s (pid %d) started; GOMEMLIMIT=%s", name, o.cmd.Process.Pid, chartGoMemLimit(h.b))
+	h.progress("operator %s (pid %d) started; environment from the chart: %s", name, o.cmd.Process.Pid, strings.Join(h.chartEnv, " "))
 	return o
 }
 
@@ -132,7 +130,17 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // memoryNow reads VmRSS and VmHWM from /proc and the Go heap from metrics.
 func (o *operator) memoryNow(h *harness) memory {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", o.cmd.Process.Pid))
+	m := processMemory(h, o.cmd.Process.Pid)
+	if s, err := scrape(o.metricsURL); err == nil {
+		m.heap = s.sum("go_memstats_heap_alloc_bytes", nil)
+		m.sys = s.sum("go_memstats_sys_bytes", nil)
+	}
+	return m
+}
+
+// processMemory reads a process's VmRSS, VmHWM, RssAnon and RssFile.
+func processMemory(h *harness, pid int) memory {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		h.b.Fatal(err)
 	}
@@ -154,11 +162,34 @@ func (o *operator) memoryNow(h *harness) memory {
 			m.file = kb << 10
 		}
 	}
-	if s, err := scrape(o.metricsURL); err == nil {
-		m.heap = s.sum("go_memstats_heap_alloc_bytes", nil)
-		m.sys = s.sum("go_memstats_sys_bytes", nil)
-	}
 	return m
+}
+
+// libraryFloor runs a program that links the libraries the operator is
+// built on and does nothing (testdata/floor) and returns its memory once
+// RSS has held still for a second: the least any operator built on them
+// can show.
+func (h *harness) libraryFloor() memory {
+	cmd := exec.Command(build(h.b, h.outDir, "floor", "./test/bench/testdata/floor"))
+	if err := cmd.Start(); err != nil {
+		h.b.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	last := processMemory(h, cmd.Process.Pid)
+	for still := 0; still < 10; {
+		time.Sleep(100 * time.Millisecond)
+		m := processMemory(h, cmd.Process.Pid)
+		if m.rss == last.rss {
+			still++
+		} else {
+			still = 0
+		}
+		last = m
+	}
+	return last
 }
 
 // steadyMemory waits for the operator's steady state and returns its

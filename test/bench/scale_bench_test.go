@@ -82,6 +82,9 @@ func BenchmarkScale(b *testing.B) {
 
 	// Run 1: default budget. Memory before any key, convergence, resync
 	// reads, memory at the full size.
+	r.floor = h.libraryFloor()
+	h.progress("a program that links the operator's libraries and does nothing: RSS %.1f MiB (anonymous %.1f, file-backed %.1f)",
+		r.floor.rssMiB(), mib(r.floor.anon), mib(r.floor.file))
 	op := h.startOperator("run1")
 	r.memEmpty = op.steadyMemory(h)
 	h.progress("operator RSS with %d unrelated Secrets, before any key: %s; heap profile %s", sz.secrets, r.memEmpty, op.saveHeapProfile(h, "empty"))
@@ -106,6 +109,7 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(r.run2.throttled()), "429s-6000")
 	b.ReportMetric(r.resync.readsPerApp(), "reads/app/resync")
 	b.ReportMetric(r.memEmpty.rssMiB(), "MiB-rss-empty")
+	b.ReportMetric(r.floor.rssMiB(), "MiB-rss-libraries")
 	b.ReportMetric(r.memFull.rssMiB(), "MiB-rss-full")
 	b.ReportMetric(r.baseline.perKey().Seconds()*float64(sz.keys)/r.run1.elapsed.Seconds(), "x-faster-than-sequential")
 }

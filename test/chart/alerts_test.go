@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv"
 )
 
 // TestAlertRules renders the chart's PrometheusRule and runs promtool (the
@@ -36,7 +38,7 @@ func TestAlertRules(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "alerts-test.yaml"), tests, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	promtool := promtoolTool.binary(t)
+	promtool := testenv.Promtool.Binary(t)
 	for _, args := range [][]string{{"check", "rules", "rules.yaml"}, {"test", "rules", "alerts-test.yaml"}} {
 		cmd := exec.Command(promtool, args...)
 		cmd.Dir = dir

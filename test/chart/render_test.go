@@ -71,8 +71,8 @@ func TestDefaultRender(t *testing.T) {
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %v: want CPU requests and a memory limit", c.Resources)
 	}
-	if want := []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "230MiB"}}; !reflect.DeepEqual(c.Env, want) {
-		t.Errorf("env %v, want GOMEMLIMIT at 90%% of the 256Mi limit: %v", c.Env, want)
+	if want := []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "230MiB"}, {Name: "GOGC", Value: "50"}}; !reflect.DeepEqual(c.Env, want) {
+		t.Errorf("env %v, want GOMEMLIMIT at 90%% of the 256Mi limit and GOGC 50: %v", c.Env, want)
 	}
 	if dep.Spec.Template.Spec.ServiceAccountName != "keyop-apigee-key-operator" {
 		t.Errorf("serviceAccountName %q", dep.Spec.Template.Spec.ServiceAccountName)
@@ -110,7 +110,7 @@ func TestEveryOptionRender(t *testing.T) {
 		"image":            c.Image == "europe-docker.pkg.dev/acme/mirror/apigee-key-operator:v0.1.1",
 		"pullPolicy":       c.ImagePullPolicy == corev1.PullAlways,
 		"imagePullSecrets": len(spec.ImagePullSecrets) == 1 && spec.ImagePullSecrets[0].Name == "regcred",
-		"extraEnv, its GOMEMLIMIT instead of the chart's": len(c.Env) == 1 && c.Env[0].Name == "GOMEMLIMIT" && c.Env[0].Value == "200MiB",
+		"goGC, and extraEnv's GOMEMLIMIT instead of the chart's": reflect.DeepEqual(c.Env, []corev1.EnvVar{{Name: "GOGC", Value: "75"}, {Name: "GOMEMLIMIT", Value: "200MiB"}}),
 		"nodeSelector":            spec.NodeSelector["cloud.google.com/gke-nodepool"] == "apigee-runtime",
 		"tolerations":             len(spec.Tolerations) == 1 && spec.Tolerations[0].Key == "dedicated",
 		"affinity":                spec.Affinity != nil && spec.Affinity.PodAntiAffinity != nil,
@@ -321,7 +321,7 @@ func TestGoMemLimit(t *testing.T) {
 		{"plain bytes, as YAML reads a number", []string{"--set", "resources.limits.memory=268435456"}, "230MiB", 0},
 		{"percentage 0 turns it off", []string{"--set", "goMemLimitPercent=0"}, "", 0},
 		{"no memory limit, nothing to derive it from", []string{"--set", "resources.limits=null"}, "", 0},
-		{"other extraEnv comes with it", []string{"--set", "extraEnv[0].name=GOGC,extraEnv[0].value=50"}, "230MiB", 1},
+		{"other extraEnv comes with it", []string{"--set", "extraEnv[0].name=GODEBUG,extraEnv[0].value=madvdontneed=1"}, "230MiB", 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
@@ -329,6 +329,9 @@ func TestGoMemLimit(t *testing.T) {
 			env := deployment(t, objects(t, render(t, tc.set...))).Spec.Template.Spec.Containers[0].Env
 			got, others := "", 0
 			for _, e := range env {
+				if e.Name == "GOGC" {
+					continue // TestGoGC
+				}
 				if e.Name != "GOMEMLIMIT" {
 					others++
 					continue
@@ -352,6 +355,34 @@ func TestGoMemLimit(t *testing.T) {
 	})
 }
 
+// TestGoGC: GOGC is goGC (50 by default, checked by TestDefaultRender),
+// unset when goGC is null, and extraEnv's own GOGC wins.
+func TestGoGC(t *testing.T) {
+	cases := []struct {
+		reason string
+		set    []string
+		want   []string // every GOGC in the container's environment
+	}{
+		{"another value", []string{"--set", "goGC=100"}, []string{"100"}},
+		{"null leaves Go's default", []string{"--set", "goGC=null"}, nil},
+		{"extraEnv's wins", []string{"--set", "extraEnv[0].name=GOGC,extraEnv[0].value=off"}, []string{"off"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, e := range deployment(t, objects(t, render(t, tc.set...))).Spec.Template.Spec.Containers[0].Env {
+				if e.Name == "GOGC" {
+					got = append(got, e.Value)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s: GOGC %q, want %q", tc.reason, got, tc.want)
+			}
+		})
+	}
+}
+
 // TestSchemaRejectsBadValues: values.schema.json stops a bad value in both
 // helm lint and helm template (and so helm install).
 func TestSchemaRejectsBadValues(t *testing.T) {
@@ -370,6 +401,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		"crds.unknown=true",
 		"podDisruptionBudget.maxUnavailable=half",
 		"goMemLimitPercent=120",
+		"goGC=0",
 	} {
 		t.Run(set, func(t *testing.T) {
 			for _, cmd := range [][]string{

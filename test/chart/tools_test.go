@@ -7,13 +7,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -29,61 +27,8 @@ var (
 	allValues = filepath.Join(root, "test", "chart", "testdata", "all-values.yaml")
 )
 
-// tool is a pinned Go tool built from its own module under hack/ into bin/,
-// when missing or older than that module's go.mod, so the tests need Go
-// only. The first build takes a few minutes.
-type tool struct {
-	name, module, pkg string
-	once              sync.Once
-	path              string
-	err               error
-}
-
-var (
-	helmTool     = &tool{name: "helm", module: "helm", pkg: "helm.sh/helm/v3/cmd/helm"}
-	promtoolTool = &tool{name: "promtool", module: "promtool", pkg: "github.com/prometheus/prometheus/cmd/promtool"}
-)
-
-// binary returns the tool's path, building it once per test process.
-func (tl *tool) binary(t *testing.T) string {
-	t.Helper()
-	tl.once.Do(func() { tl.path, tl.err = tl.build() })
-	if tl.err != nil {
-		t.Fatalf("building %s: %v", tl.name, tl.err)
-	}
-	return tl.path
-}
-
-func (tl *tool) build() (string, error) {
-	bin := filepath.Join(root, "bin", tl.name)
-	if fresh(bin, filepath.Join(root, "hack", tl.module, "go.mod")) {
-		return bin, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		return "", err
-	}
-	// Build to a temporary name and rename, so a concurrent test package
-	// never runs a half-written binary.
-	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
-	cmd := exec.Command("go", "build", "-C", filepath.Join(root, "hack", tl.module), "-o", tmp, tl.pkg)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", errors.New(err.Error() + ": " + string(out))
-	}
-	return bin, os.Rename(tmp, bin)
-}
-
 // helmBinary returns the pinned Helm (hack/helm).
-func helmBinary(t *testing.T) string { return helmTool.binary(t) }
-
-// fresh reports whether bin exists and is newer than its source.
-func fresh(bin, source string) bool {
-	b, err := os.Stat(bin)
-	if err != nil {
-		return false
-	}
-	s, err := os.Stat(source)
-	return err == nil && b.ModTime().After(s.ModTime())
-}
+func helmBinary(t *testing.T) string { return testenv.Helm.Binary(t) }
 
 // helm runs the pinned Helm with its state in a temporary directory, so the
 // tests never read or write the user's Helm configuration.

@@ -203,3 +203,14 @@ number with an optional k, M, G, T, Ki, Mi, Gi or Ti suffix.
 {{- printf "%dMiB" (int64 (floor (divf (mulf $bytes $percent) 104857600))) -}}
 {{- end -}}
 {{- end }}
+
+{{/*
+GOGC for the operator: goGC, unless it is null or extraEnv sets GOGC itself.
+*/}}
+{{- define "apigee-key-operator.goGC" -}}
+{{- $overridden := false -}}
+{{- range .Values.extraEnv }}{{ if eq .name "GOGC" }}{{ $overridden = true }}{{ end }}{{ end -}}
+{{- if and (not (kindIs "invalid" .Values.goGC)) (not $overridden) -}}
+{{- int .Values.goGC -}}
+{{- end -}}
+{{- end }}
