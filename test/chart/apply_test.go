@@ -3,6 +3,7 @@ package chart
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -190,6 +191,9 @@ func TestRenderedManifestsApply(t *testing.T) {
 		checkRestricted(t, dep)
 		checkProbes(t, dep, 8081)
 		checkFlagsExist(t, dep.Spec.Template.Spec.Containers[0].Args)
+		if got, want := dep.Spec.Template.Spec.Containers[0].Env, deployment(t, objects(t, render(t))).Spec.Template.Spec.Containers[0].Env; !reflect.DeepEqual(got, want) {
+			t.Errorf("the kustomize install's environment %v, want the chart's default %v", got, want)
+		}
 		c.apply(t, manifests)
 		c.can(t, "apigee-key-operator-system:apigee-key-operator-controller-manager", operatorNeeds...)
 		c.can(t, "apigee-key-operator-system:apigee-key-operator-controller-manager",
