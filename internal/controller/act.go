@@ -53,11 +53,14 @@ type keyRun struct {
 	// intentRecorded: this run wrote the import intent already (a
 	// re-create writes it before its delete, then imports).
 	intentRecorded bool
-	drift          []string // ObserveOnly: what differs
-	creation       *creationEvent
-	peers          peerView
-	renewAt        *time.Time // when the generated key is due for renewal
-	now            time.Time
+	// created: the last import made the key; a 409 instead found it
+	// (adopted, or someone else's).
+	created  bool
+	drift    []string // ObserveOnly: what differs
+	creation *creationEvent
+	peers    peerView
+	renewAt  *time.Time // when the generated key is due for renewal
+	now      time.Time
 }
 
 func (run *keyRun) ref() apigee.KeyRef {
@@ -186,6 +189,9 @@ func (run *keyRun) act(ctx context.Context, a action) error {
 	if err != nil {
 		return err
 	}
+	if (a.kind == actImportKey || a.kind == actRecreateKey) && !run.created {
+		return nil // the key existed already: its adoption sent its own Event
+	}
 	run.recordChange(a)
 	return nil
 }
@@ -293,6 +299,7 @@ func (run *keyRun) importKey(ctx context.Context) error {
 	if err := run.recordIntent(ctx); err != nil {
 		return err
 	}
+	run.created = false
 	req := apigee.ImportRequest{ConsumerKey: run.creds.key, ConsumerSecret: run.creds.secret}
 	if run.k.Spec.ExpiresInSeconds != nil {
 		req.ExpiresInSeconds = *run.k.Spec.ExpiresInSeconds
@@ -308,6 +315,7 @@ func (run *keyRun) importKey(ctx context.Context) error {
 	if err := run.took(cred, err); err != nil {
 		return err
 	}
+	run.created = true
 	run.claim()
 	return nil
 }

@@ -11,7 +11,8 @@ import (
 
 // TestAdoption: a key already on the app with the Secret's secret is
 // adopted: one optimistic create answered 409, no delete, the key keeps its
-// issue time and gets the spec's products.
+// issue time and gets the spec's products. The Events say so: Adopted and
+// the products added, no import.
 func TestAdoption(t *testing.T) {
 	dialects(t, func(t *testing.T, d emulator.Dialect) {
 		a, ns := setup(t, d)
@@ -44,5 +45,9 @@ func TestAdoption(t *testing.T) {
 			t.Errorf("status fingerprint = %s", k.Status.ConsumerKeyFingerprint)
 		}
 		waitEvent(t, ns, "orders", corev1.EventTypeNormal, "Adopted")
+		waitEvent(t, ns, "orders", corev1.EventTypeNormal, "AddProducts")
+		if n := eventCounts(t, ns, "orders")["ImportKey"]; n != 0 {
+			t.Errorf("%d ImportKey Events for a key that was adopted, not imported", n)
+		}
 	})
 }
