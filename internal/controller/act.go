@@ -189,8 +189,8 @@ func (run *keyRun) act(ctx context.Context, a action) error {
 	if err != nil {
 		return err
 	}
-	if (a.kind == actImportKey || a.kind == actRecreateKey) && !run.created {
-		return nil // the key existed already: its adoption sent its own Event
+	if a.kind == actImportKey && !run.created {
+		return nil // the key existed: nothing changed (an adoption sent its own Event)
 	}
 	run.recordChange(a)
 	return nil

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"time"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -301,7 +302,26 @@ func appOf(k *apigeev1alpha1.DeveloperAppKey) string {
 
 // event records an Event; notes never contain key or secret values.
 func (r *DeveloperAppKeyReconciler) event(k *apigeev1alpha1.DeveloperAppKey, eventType, reason, action, note string) {
-	r.recorder.Eventf(k, nil, eventType, reason, action, "%s", note)
+	r.recorder.Eventf(k, nil, eventType, reason, action, "%s", fitNote(note))
+}
+
+// noteLimit is the API server's limit on an Event's note, in bytes
+// (NoteLengthLimit in its validation); a longer note is refused and the
+// Event lost.
+const noteLimit = 1024
+
+// fitNote shortens a note to noteLimit: an import's note names every
+// product, and a key may have a hundred.
+func fitNote(note string) string {
+	const more = " …"
+	if len(note) <= noteLimit {
+		return note
+	}
+	cut := note[:noteLimit-len(more)]
+	for !utf8.ValidString(cut) {
+		cut = cut[:len(cut)-1]
+	}
+	return cut + more
 }
 
 func (r *DeveloperAppKeyReconciler) setup(mgr ctrl.Manager, secrets *secretWatch) error {

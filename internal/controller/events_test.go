@@ -3,7 +3,9 @@ package controller
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -59,5 +61,19 @@ func TestOneEventPerCreation(t *testing.T) {
 				t.Errorf("Events %q, want %q", rec.events, tc.want)
 			}
 		})
+	}
+}
+
+// TestFitNote: notes over the API server's 1,024 bytes are cut, with a
+// mark, on a character boundary; shorter ones are left alone.
+func TestFitNote(t *testing.T) {
+	if got := fitNote("Import the key"); got != "Import the key" {
+		t.Errorf("a short note became %q", got)
+	}
+	for _, long := range []string{strings.Repeat("a-product, ", 200), strings.Repeat("é", 1000)} {
+		got := fitNote(long)
+		if len(got) > noteLimit || !utf8.ValidString(got) || !strings.HasSuffix(got, " …") || !strings.HasPrefix(long, strings.TrimSuffix(got, " …")) {
+			t.Errorf("a %d-byte note became %d bytes: %q", len(long), len(got), got)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -124,37 +125,37 @@ func TestGateTurnsInOrder(t *testing.T) {
 	waiting(0)
 }
 
-// TestEmptiedLineLetsGoOfItsMemory: after a burst of keys has waited and
-// gone, the organization's line holds none of the room it grew.
+// TestEmptiedLineLetsGoOfItsMemory: after a burst of keys, changes and
+// resyncs, has waited and gone, the organization's line holds none of the
+// room it grew: a new map, no slices.
 func TestEmptiedLineLetsGoOfItsMemory(t *testing.T) {
 	g := newOrgGates(1, time.Now)
-	enter := func(name string) error { return entered(g.enter("org", unlimited, nil, nn(name), "", "prod", false)) }
-	if err := enter("first"); err != nil {
+	enter := func(name string, changed bool) error {
+		return entered(g.enter("org", unlimited, nil, nn(name), "", "prod", changed))
+	}
+	if err := enter("first", false); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 1000 {
-		_ = enter(fmt.Sprintf("k%d", i))
+		_ = enter(fmt.Sprintf("k%d", i), i%2 == 1) // odd keys come for a change
 	}
 	lane := g.lanes["org"]
-	if len(lane.waiting) != 1000 {
-		t.Fatalf("%d keys wait; want 1000", len(lane.waiting))
+	grown := reflect.ValueOf(lane.waiting).Pointer()
+	if len(lane.waiting) != 1000 || len(lane.changed) != 500 || len(lane.resync) != 500 {
+		t.Fatalf("%d keys wait, %d changed and %d resyncs; want 1000, 500 and 500", len(lane.waiting), len(lane.changed), len(lane.resync))
 	}
+	g.forget(nn("k998")) // a key deleted while it waits leaves the line too
 	g.leave(nn("first"), false)
-	for range 1000 {
+	for range 999 {
 		next := woken(t, g)
-		if err := enter(next.Name); err != nil {
+		if err := enter(next.Name, false); err != nil {
 			t.Fatalf("%s, woken, could not enter: %v", next.Name, err)
 		}
-		if next.Name == "k500" {
-			g.forget(nn("k999")) // a key deleted while it waits leaves the line too
-		}
 		g.leave(next, false)
-		if next.Name == "k998" {
-			break
-		}
 	}
-	if len(lane.waiting) != 0 || cap(lane.changed) != 0 || cap(lane.resync) != 0 {
-		t.Errorf("emptied line keeps %d waiting, room for %d changed and %d resyncs; want none", len(lane.waiting), cap(lane.changed), cap(lane.resync))
+	noneWoken(t, g)
+	if reflect.ValueOf(lane.waiting).Pointer() == grown || cap(lane.changed) != 0 || cap(lane.resync) != 0 {
+		t.Errorf("emptied line keeps the map it grew, or room for %d changed and %d resyncs; want a new map and none", cap(lane.changed), cap(lane.resync))
 	}
 }
 

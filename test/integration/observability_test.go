@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,6 +71,27 @@ func TestOneEventPerChange(t *testing.T) {
 			t.Errorf("%d changes in Apigee after revoking, want 4: %v", n, a.emu.CallLog())
 		}
 	})
+}
+
+// TestLongImportNoteIsKept: an import's Event names every product; with
+// many long product names the note is cut to the API server's limit
+// rather than the Event being refused.
+func TestLongImportNoteIsKept(t *testing.T) {
+	a, ns := setup(t, emulator.X)
+	k := newKey(ns, "orders", "creds")
+	k.Spec.APIProducts = nil
+	for i := range 30 {
+		name := fmt.Sprintf("a-product-with-a-rather-long-name-number-%02d", i)
+		a.emu.AddProduct(name, "auto")
+		k.Spec.APIProducts = append(k.Spec.APIProducts, apigeev1alpha1.APIProductRef{Name: name})
+	}
+	create(t, credentialsSecret(ns, "creds", "longNoteKey", "longNoteSecret"))
+	create(t, k)
+	waitConverged(t, ns, "orders")
+	e := waitEvent(t, ns, "orders", corev1.EventTypeNormal, "ImportKey")
+	if len(e.Note) > 1024 || !strings.HasPrefix(e.Note, "Import the key; add products a-product-with") || !strings.HasSuffix(e.Note, " …") {
+		t.Errorf("ImportKey note of %d bytes: %q; want it cut to 1024 with a mark", len(e.Note), e.Note)
+	}
 }
 
 // TestMetrics: Apigee requests are counted by organization, operation and

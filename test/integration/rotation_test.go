@@ -139,3 +139,23 @@ func TestNewSecretRecreatesKey(t *testing.T) {
 		}
 	})
 }
+
+// TestRecreateAnswered409StillSaysSo: when the import after a re-create's
+// delete is answered 409 although it landed (the key is found on the app
+// with the new secret), the run still says, in its RecreateKey Event, that
+// it re-created the key: Apigee's old key was deleted.
+func TestRecreateAnswered409StillSaysSo(t *testing.T) {
+	a, ns := setup(t, emulator.X)
+	create(t, credentialsSecret(ns, "creds", "conflictedKey", "firstSecret"))
+	create(t, newKey(ns, "orders", "creds"))
+	waitConverged(t, ns, "orders")
+
+	a.emu.InjectFault(emulator.Fault{Operation: emulator.OpCreateKey, Status: 409, AfterEffect: true, Remaining: 1})
+	setSecretField(t, ns, "creds", "consumerSecret", "secondSecret")
+	a.waitKey(t, "key re-created with the new secret", "conflictedKey", func(c *apigee.Credential) bool {
+		return c.ConsumerSecret == "secondSecret"
+	})
+	waitConverged(t, ns, "orders")
+	waitEvent(t, ns, "orders", corev1.EventTypeWarning, "SecretChanged")
+	waitEvent(t, ns, "orders", corev1.EventTypeNormal, "RecreateKey")
+}
