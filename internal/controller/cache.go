@@ -170,12 +170,12 @@ func internAs[S ~string](s S) S { return S(intern(string(s))) }
 // change to the objects using the Secret, whose connections' clients are
 // then rebuilt), resourceVersion (the version the cache holds), and owner
 // references (to release a generated Secret from garbage collection).
-// Owner references are kept
-// whole or not at all: the release rewrites the list with a merge patch,
-// which replaces it, so a partial list would drop the others; a Secret
-// none of whose owners is a DeveloperAppKey has nothing to release and
-// keeps none. Labels, annotations, UID, timestamps, finalizers and
-// managedFields go. The namespace is interned: Secrets share a few.
+// Owner references are kept whole or not at all: the release rewrites the
+// list with a merge patch, which replaces it, so a partial list would drop
+// the others; a Secret none of whose owners is a DeveloperAppKey has
+// nothing to release and keeps none. Labels, annotations, UID, timestamps,
+// finalizers and managedFields go. The namespace is interned: Secrets
+// share a few.
 func secretMetadataOnly(in any) (any, error) {
 	m, ok := in.(*metav1.PartialObjectMetadata)
 	if !ok {

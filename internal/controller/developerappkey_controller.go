@@ -317,11 +317,11 @@ func fitNote(note string) string {
 	if len(note) <= noteLimit {
 		return note
 	}
-	cut := note[:noteLimit-len(more)]
-	for !utf8.ValidString(cut) {
-		cut = cut[:len(cut)-1]
+	cut := noteLimit - len(more)
+	for cut > 0 && !utf8.RuneStart(note[cut]) {
+		cut-- // not inside a character
 	}
-	return cut + more
+	return note[:cut] + more
 }
 
 func (r *DeveloperAppKeyReconciler) setup(mgr ctrl.Manager, secrets *secretWatch) error {

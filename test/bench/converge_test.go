@@ -279,8 +279,8 @@ type resyncReads struct {
 	calls        callCounts
 	usage        usage
 	// firstReads is GET app calls per app in the interval right after the
-	// import, when each key's first resync also records its developer's
-	// ID (once); the cycles measured follow it.
+	// import, when the resyncs held behind the import run and then the
+	// app's slot comes round; the cycles measured follow it.
 	firstReads float64
 }
 

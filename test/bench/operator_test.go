@@ -36,7 +36,7 @@ type operator struct {
 var controllers = []string{"developerappkey", "apigeeconnection", "clusterapigeeconnection"}
 
 // startOperator starts the operator binary; env adds to its environment
-// (GOGC=50, say, to try a setting).
+// after the chart's (GOGC=100, say, to try another setting).
 func (h *harness) startOperator(name string, env ...string) *operator {
 	metricsAddr, probeAddr, pprofAddr := freeAddr(h), freeAddr(h), freeAddr(h)
 	f, err := os.Create(filepath.Join(h.outDir, "operator-"+name+".log"))

@@ -15,9 +15,8 @@ import (
 // TestOneReadPerAppPerResync: 200 converged keys in 20 apps resync every
 // 8 seconds. Over two cycles the operator reads each app about once a
 // cycle (the keys of an app come due together and share the read made in
-// their app's slot), and
-// writes nothing to Apigee or to Kubernetes once the first resync after the
-// import has recorded each key's developer ID.
+// their app's slot), and writes nothing to Apigee or to Kubernetes once the
+// first resync after the import has recorded each key's developer ID.
 func TestOneReadPerAppPerResync(t *testing.T) {
 	const apps, perApp, cycles = 20, 10, 2
 	interval := 8 * time.Second
