@@ -150,12 +150,21 @@ func TestRecreateAnswered409StillSaysSo(t *testing.T) {
 	create(t, newKey(ns, "orders", "creds"))
 	waitConverged(t, ns, "orders")
 
+	a.emu.ResetCalls()
 	a.emu.InjectFault(emulator.Fault{Operation: emulator.OpCreateKey, Status: 409, AfterEffect: true, Remaining: 1})
 	setSecretField(t, ns, "creds", "consumerSecret", "secondSecret")
 	a.waitKey(t, "key re-created with the new secret", "conflictedKey", func(c *apigee.Credential) bool {
 		return c.ConsumerSecret == "secondSecret"
 	})
 	waitConverged(t, ns, "orders")
+	// One delete, the old secret's, before the import; the key answered
+	// 409 is kept, not deleted again.
+	if d, c := a.emu.Calls(emulator.OpDeleteKey), a.emu.Calls(emulator.OpCreateKey); d != 1 || c != 1 {
+		t.Errorf("%d deletes and %d creates for one re-creation, want 1 and 1: %v", d, c, a.emu.CallLog())
+	}
+	if got := a.key(t, appName, "conflictedKey"); got == nil || got.ConsumerSecret != "secondSecret" {
+		t.Errorf("after the re-creation the key is %+v, want it with the new secret", got)
+	}
 	waitEvent(t, ns, "orders", corev1.EventTypeWarning, "SecretChanged")
 	waitEvent(t, ns, "orders", corev1.EventTypeNormal, "RecreateKey")
 }
