@@ -119,7 +119,7 @@ func TestHealthTrialCalls(t *testing.T) {
 		_ = call(t, tr, ctx)
 	}
 	h := reg.Lookup("http://apigee.test", "acme")
-	if st := h.Status(); st.Reachable || st.Last != "GetApp got no answer within 0s" {
+	if st := h.Status(); st.Reachable || st.Last != "GetApp got no answer within 0s (connecting)" {
 		t.Fatalf("after timeouts: %+v", st)
 	}
 
@@ -222,7 +222,7 @@ func TestHealthCountsADeadlineAsATimeout(t *testing.T) {
 		_ = call(t, tr, ctx)
 		cancel()
 	}
-	if st := reg.Lookup("http://apigee.test", "acme").Status(); st.Reachable || st.Last != "ImportKey got no answer within 0s" {
+	if st := reg.Lookup("http://apigee.test", "acme").Status(); st.Reachable || st.Last != "ImportKey got no answer within 0s (connecting)" {
 		t.Errorf("status %+v; want unreachable after timeouts", st)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -60,12 +61,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.opts.Health.abandon(trial)
 		return nil, err
 	}
+	traced, phases := withPhases(ctx)
 	start := time.Now()
-	resp, err := t.base.RoundTrip(req)
+	resp, err := t.base.RoundTrip(req.WithContext(traced))
 	elapsed := time.Since(start)
 
 	code := statusLabel(resp, err)
-	t.recordHealth(ctx, trial, op, resp, err, elapsed)
 	t.opts.Metrics.observe(t.opts.Organization, op, code, elapsed)
 	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 		pauseLimiter(t.opts.Limiter, ParseRetryAfter(resp.Header, time.Now()))
@@ -73,28 +74,36 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	logr.FromContextOrDiscard(ctx).V(1).Info("Apigee request done",
 		"operation", op, "organization", t.opts.Organization, "code", code,
 		"duration", elapsed, "keyFingerprint", keyFingerprintFrom(ctx))
-	return resp, err
+	if err != nil {
+		t.recordFailure(ctx, trial, describeFailure(op, phases.get(), err, ctx, elapsed))
+		return nil, err
+	}
+	if serverDown(resp.StatusCode) {
+		t.opts.Health.failed(trial, fmt.Sprintf("%s answered HTTP %d", op, resp.StatusCode))
+		return resp, nil
+	}
+	// The answer counts once its body is in: a body that stalls until the
+	// deadline is no answer either.
+	phases.set(phaseReading)
+	resp.Body = &watchedBody{ReadCloser: resp.Body, done: func(err error) {
+		if err == io.EOF {
+			t.opts.Health.succeeded(trial)
+			return
+		}
+		t.recordFailure(ctx, trial, describeFailure(op, phaseReading, err, ctx, time.Since(start)))
+	}}
+	return resp, nil
 }
 
-// recordHealth tells the organization's Health how an attempt went: a
-// timeout, a failure to connect or a gateway's 502, 503 or 504 counts
-// against it; a caller that gave up (cancelled) says nothing either way.
-func (t *Transport) recordHealth(ctx context.Context, trial bool, op string, resp *http.Response, err error, elapsed time.Duration) {
-	h := t.opts.Health
-	switch {
-	case err != nil && errors.Is(ctx.Err(), context.Canceled):
-		h.abandon(trial)
-	case err != nil && (isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded)):
-		// The deadline passed, whatever error the transport chose for it
-		// ("request canceled" while a body was being sent, say).
-		h.failed(trial, fmt.Sprintf("%s got no answer within %s", op, elapsed.Round(time.Second)))
-	case err != nil:
-		h.failed(trial, op+" could not connect")
-	case serverDown(resp.StatusCode):
-		h.failed(trial, fmt.Sprintf("%s answered HTTP %d", op, resp.StatusCode))
-	default:
-		h.succeeded(trial)
+// recordFailure tells the organization's Health of an attempt that got no
+// usable answer (what says why); a caller that gave up (cancelled) says
+// nothing either way.
+func (t *Transport) recordFailure(ctx context.Context, trial bool, what string) {
+	if errors.Is(ctx.Err(), context.Canceled) && !deadlinePassed(ctx) {
+		t.opts.Health.abandon(trial)
+		return
 	}
+	t.opts.Health.failed(trial, what)
 }
 
 // serverDown: the statuses of a server or gateway that cannot serve. Not
