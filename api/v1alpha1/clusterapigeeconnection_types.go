@@ -13,7 +13,75 @@ type ClusterApigeeConnectionSpec struct {
 	// A key in any other namespace gets Ready=False with reason
 	// ConnectionNotAllowed and no Apigee call is made for it.
 	AllowedNamespaces AllowedNamespaces `json:"allowedNamespaces"`
+
+	// Grants scope what the allowed namespaces' keys may reach in the
+	// organization. A key is served only when one grant selecting its
+	// namespace covers the whole key: its developer, its app and every one
+	// of its API products. Anything else gets Ready=False with the same
+	// reason and message as when it does not exist in Apigee, and no
+	// Apigee call is made for it. Unset, the connection grants its allowed
+	// namespaces the whole organization, as before grants existed; its
+	// Scoped condition says so.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	Grants []Grant `json:"grants,omitempty"`
 }
+
+// Grant gives the namespaces it selects some developers, apps and API
+// products of the organization. An empty list grants nothing of its kind;
+// "*" grants everything of it.
+type Grant struct {
+	// Namespaces selects the namespaces this grant is for, by name, by
+	// label, or both. Only namespaces spec.allowedNamespaces allows can
+	// use the connection at all.
+	Namespaces AllowedNamespaces `json:"namespaces"`
+
+	// Developers lists the developers whose apps the keys may use, by
+	// email or developer ID. A pattern may use "*" for any run of
+	// characters, e.g. "*@team-a.example.com". Emails match without
+	// regard to case.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=254
+	Developers []string `json:"developers"`
+
+	// Apps lists the app names the keys may use; "*" allowed as in
+	// developers, e.g. "team-a-*".
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=255
+	Apps []string `json:"apps"`
+
+	// APIProducts lists the API products the keys may associate; "*"
+	// allowed as in developers.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=255
+	APIProducts []string `json:"apiProducts"`
+
+	// Approval says whether the keys may approve what Apigee left pending:
+	// manual-approval products and keys. Denied (the default) leaves them
+	// pending for an administrator, and the key says so with reason
+	// ApprovalNotGranted; Allowed lets spec.approval approve them.
+	// Revoking is always allowed.
+	// +kubebuilder:validation:Enum=Allowed;Denied
+	// +kubebuilder:default=Denied
+	// +optional
+	Approval GrantApproval `json:"approval,omitempty"`
+}
+
+// GrantApproval is whether a grant lets its keys approve.
+type GrantApproval string
+
+const (
+	GrantApprovalAllowed GrantApproval = "Allowed"
+	GrantApprovalDenied  GrantApproval = "Denied"
+)
 
 // AllowedNamespaces selects namespaces by name, by label, or both (a
 // namespace matching either is allowed). "selector: {}" allows every
@@ -43,6 +111,7 @@ type AllowedNamespaces struct {
 // +kubebuilder:printcolumn:name="Organization",type=string,JSONPath=`.spec.organization`
 // +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.spec.platform`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Scope",type=string,JSONPath=`.status.conditions[?(@.type=="Scoped")].reason`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClusterApigeeConnection struct {

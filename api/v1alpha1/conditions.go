@@ -7,6 +7,10 @@ const (
 	ConditionReady = "Ready"
 	// ConditionSynced is True when the last reconcile attempt succeeded.
 	ConditionSynced = "Synced"
+	// ConditionScoped (ClusterApigeeConnection) says what the connection
+	// grants: reason Granted when spec.grants scope its namespaces,
+	// WholeOrganization when it has no grants.
+	ConditionScoped = "Scoped"
 )
 
 // Condition reasons. Each one names a situation a person can act on; the
@@ -94,6 +98,18 @@ const (
 	// fetched. Use serviceAccountKey, or ask an administrator for a
 	// ClusterApigeeConnection.
 	ReasonAmbientCredentialsNotAllowed = "AmbientCredentialsNotAllowed"
+	// ReasonApprovalNotGranted: the key asks to approve what Apigee left
+	// pending (a manual-approval product or the key itself), but the grant
+	// of its ClusterApigeeConnection does not allow approval. It stays
+	// pending for an administrator to approve in Apigee; everything else
+	// about the key is done.
+	ReasonApprovalNotGranted = "ApprovalNotGranted"
+	// ReasonGranted (Scoped): spec.grants scope what each namespace reaches.
+	ReasonGranted = "Granted"
+	// ReasonWholeOrganization (Scoped): the connection has no spec.grants,
+	// so its allowed namespaces reach the whole organization. Add grants
+	// to scope it.
+	ReasonWholeOrganization = "WholeOrganization"
 )
 
 const (

@@ -159,11 +159,16 @@ var reasonHealth = map[string]string{
 	"AppRevoked": "Degraded",
 	// expiresInSeconds on Edge: re-create the object without it.
 	"ExpiryNotSupported": "Degraded",
+	// An administrator approves in Apigee, or allows approval in the grant.
+	"ApprovalNotGranted": "Degraded",
 	// Success reasons never come with Ready=False; if they did, something
 	// is wrong and Degraded says so.
 	"Converged":          "Degraded",
 	"ReconcileSucceeded": "Degraded",
 	"Authenticated":      "Degraded",
+	// Scoped reasons of a ClusterApigeeConnection, never a Ready reason.
+	"Granted":           "Degraded",
+	"WholeOrganization": "Degraded",
 }
 
 func TestEveryReasonIsClassified(t *testing.T) {

@@ -60,6 +60,10 @@ type keyRun struct {
 	creation *creationEvent
 	peers    peerView
 	renewAt  *time.Time // when the generated key is due for renewal
+	// mayApprove: the key's grant lets it approve (checkGrant).
+	mayApprove bool
+	// withheld names the approvals the grant left pending.
+	withheld []string
 	now      time.Time
 }
 
@@ -129,6 +133,7 @@ func (run *keyRun) converge(ctx context.Context) error {
 	for range maxSteps {
 		steps := plan(run.planInput())
 		if len(steps) == 0 {
+			run.withheld = withheldApprovals(run.planInput())
 			return nil
 		}
 		if run.k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly {
@@ -145,7 +150,7 @@ func (run *keyRun) planInput() planInput {
 	return planInput{
 		spec: &run.k.Spec, secret: run.creds.secret, current: run.current, recorded: run.owns(), app: run.app, fresh: run.fresh,
 		location: run.loc, previousKeys: run.previous, managedByOthers: run.peers.managed,
-		unclaimedPeers: run.peers.unclaimed, now: run.now,
+		unclaimedPeers: run.peers.unclaimed, approvalWithheld: !run.mayApprove, now: run.now,
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -21,6 +20,7 @@ import (
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/auth"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/connect"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/controller/grant"
 )
 
 // ClientFactory builds an Apigee client for a connection. Production uses
@@ -34,14 +34,19 @@ type connection struct {
 	status          *apigeev1alpha1.ConnectionStatus
 	secretNamespace string                            // empty for workload identity
 	allowed         *apigeev1alpha1.AllowedNamespaces // nil: namespaced connection
+	grants          []apigeev1alpha1.Grant            // nil: the whole organization
+	// scope is what the namespace that resolved the connection may reach
+	// (Connections.Get sets it).
+	scope grant.Scope
 }
 
 func fromNamespaced(c *apigeev1alpha1.ApigeeConnection) *connection {
-	return &connection{object: c, spec: &c.Spec, status: &c.Status, secretNamespace: c.Namespace}
+	return &connection{object: c, spec: &c.Spec, status: &c.Status, secretNamespace: c.Namespace, scope: grant.WholeOrganization()}
 }
 
 func fromCluster(c *apigeev1alpha1.ClusterApigeeConnection) *connection {
-	return &connection{object: c, spec: &c.Spec.ApigeeConnectionSpec, status: &c.Status, allowed: &c.Spec.AllowedNamespaces}
+	return &connection{object: c, spec: &c.Spec.ApigeeConnectionSpec, status: &c.Status, allowed: &c.Spec.AllowedNamespaces,
+		grants: c.Spec.Grants, scope: grant.WholeOrganization()}
 }
 
 // secretRef returns the Secret the connection's auth method reads, if any.
@@ -201,13 +206,17 @@ func (cs *Connections) Get(ctx context.Context, ref apigeev1alpha1.ConnectionRef
 	if err != nil {
 		return nil, err
 	}
-	allowed, err := cs.namespaceAllowed(ctx, conn, namespace)
+	if conn.allowed == nil {
+		return conn, nil
+	}
+	nsLabels, err := cs.namespaceLabels(ctx, conn, namespace)
 	if err != nil {
 		return nil, err
 	}
-	if !allowed {
+	if !grant.Selects(*conn.allowed, namespace, nsLabels) {
 		return nil, terminal(apigeev1alpha1.ReasonConnectionNotAllowed, fmt.Sprintf("ClusterApigeeConnection %q does not allow namespace %q: add it to spec.allowedNamespaces", ref.Name, namespace))
 	}
+	conn.scope = grant.For(conn.grants, namespace, nsLabels)
 	return conn, nil
 }
 
@@ -222,29 +231,18 @@ func (cs *Connections) load(ctx context.Context, ref apigeev1alpha1.ConnectionRe
 	return fromNamespaced(c), err
 }
 
-// namespaceAllowed applies a ClusterApigeeConnection's allowedNamespaces.
-func (cs *Connections) namespaceAllowed(ctx context.Context, conn *connection, namespace string) (bool, error) {
-	if conn.allowed == nil {
-		return true, nil
-	}
-	for _, n := range conn.allowed.Names {
-		if n == namespace {
-			return true, nil
-		}
-	}
-	if conn.allowed.Selector == nil {
-		return false, nil
-	}
-	selector, err := metav1.LabelSelectorAsSelector(conn.allowed.Selector)
-	if err != nil {
-		return false, nil // an invalid selector allows nothing
+// namespaceLabels reads the namespace's labels from the cache when a
+// selector of the connection needs them; a namespace not found has none.
+func (cs *Connections) namespaceLabels(ctx context.Context, conn *connection, namespace string) (map[string]string, error) {
+	if !grant.NeedsLabels(*conn.allowed, conn.grants) {
+		return nil, nil
 	}
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	if err := cs.cached.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
-		return false, client.IgnoreNotFound(err)
+		return nil, client.IgnoreNotFound(err)
 	}
-	return selector.Matches(labels.Set(ns.GetLabels())), nil
+	return ns.GetLabels(), nil
 }
 
 // ClientFor returns the connection's Apigee client, building it when the

@@ -22,6 +22,8 @@ type keyCredentials struct {
 	// generated: the Secret is controlled by the key (the operator made
 	// it), so the operator may renew its values.
 	generated bool
+	// version is the Secret's resourceVersion.
+	version string
 }
 
 // readCredentials reads the key's Secret through the API reader (Secret
@@ -45,6 +47,7 @@ func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apig
 	}
 	creds, err := credentialsFrom(s, &k.Spec.Credentials)
 	creds.generated = k.Spec.Credentials.Generate && metav1.IsControlledBy(s, k)
+	creds.version = s.ResourceVersion
 	return creds, err
 }
 

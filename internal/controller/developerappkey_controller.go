@@ -33,6 +33,7 @@ type DeveloperAppKeyReconciler struct {
 	snapshots   *appSnapshots
 	gates       *orgGates
 	recorder    recorder.EventRecorder
+	refusals    *refusals
 	metrics     *keyMetrics
 	resync      time.Duration
 	// expiryWarning is how long before expiry KeyExpiringSoon is sent.
@@ -47,6 +48,7 @@ func (r *DeveloperAppKeyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err := r.client.Get(ctx, req.NamespacedName, k); err != nil {
 		r.metrics.forget(req.NamespacedName)
 		r.gates.forget(req.NamespacedName)
+		r.refusals.forget(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if apigeev1alpha1.Paused(k.Annotations) {
@@ -119,6 +121,10 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	if err := expiryOnEdge(conn, &k.Spec); err != nil {
 		return nil, err
 	}
+	mayApprove, err := checkGrant(conn, k)
+	if err != nil {
+		return nil, err
+	}
 	// The turn first: a key that must wait costs no API server read.
 	resync, err := r.enterOrganization(k, conn)
 	if err != nil {
@@ -132,10 +138,23 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	if err != nil {
 		return nil, err
 	}
-	run, err := r.newRun(ctx, k, c, string(conn.object.GetUID()), loc, creds)
+	name, inputs := types.NamespacedName{Namespace: k.Namespace, Name: k.Name}, runInputs(k, conn, creds)
+	if err := r.refusals.repeat(name, inputs, r.now()); err != nil {
+		return nil, err
+	}
+	run, err := r.syncKey(ctx, k, c, string(conn.object.GetUID()), loc, creds, resync, mayApprove)
+	err = scopedNotFound(conn, k, err)
+	r.refusals.remember(name, inputs, err, r.now().Add(r.requeueAfter(k)))
+	return run, err
+}
+
+// syncKey observes the key's app, converges it and runs its lifecycle.
+func (r *DeveloperAppKeyReconciler) syncKey(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, connID string, loc apigeev1alpha1.KeyLocation, creds keyCredentials, resync bool, mayApprove bool) (*keyRun, error) {
+	run, err := r.newRun(ctx, k, c, connID, loc, creds)
 	if err != nil {
 		return run, err
 	}
+	run.mayApprove = mayApprove
 	run.snapshotsSince = r.snapshotsSince(k, resync)
 	if err := run.observe(ctx); err != nil {
 		return run, err

@@ -114,6 +114,9 @@ func (r *DeveloperAppKeyReconciler) deleteManagedKeys(ctx context.Context, k *ap
 	if err := checkLocation(k, target, conn.object.GetName()); err != nil {
 		return deletionBlocked(err)
 	}
+	if err := checkDeleteGranted(conn, k, target); err != nil {
+		return deletionBlocked(err)
+	}
 	c, err := r.connections.ClientFor(ctx, conn)
 	if err != nil {
 		return deletionBlocked(err)

@@ -117,6 +117,10 @@ func (p *connectionProber) reconcile(ctx context.Context, conn *connection) (ctr
 	cond, after, retry := p.probe(ctx, conn)
 	cond.ObservedGeneration = conn.object.GetGeneration()
 	meta.SetStatusCondition(&conn.status.Conditions, cond)
+	if scoped, ok := scopedCondition(conn); ok {
+		scoped.ObservedGeneration = conn.object.GetGeneration()
+		meta.SetStatusCondition(&conn.status.Conditions, scoped)
+	}
 	conn.status.ObservedGeneration = conn.object.GetGeneration()
 	if !equality.Semantic.DeepEqual(before, conn.status) {
 		if err := p.client.Status().Update(ctx, conn.object); err != nil {

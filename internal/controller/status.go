@@ -81,6 +81,11 @@ func conditionsFor(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *cond
 	case run != nil && len(run.drift) > 0:
 		return condition(apigeev1alpha1.ConditionReady, metav1.ConditionFalse, apigeev1alpha1.ReasonDrifted,
 			"ObserveOnly: Apigee differs from the spec; would "+strings.Join(run.drift, "; ")), ok
+	case run != nil && len(run.withheld) > 0:
+		return condition(apigeev1alpha1.ConditionReady, metav1.ConditionFalse, apigeev1alpha1.ReasonApprovalNotGranted,
+			"the key is in Apigee, but its connection's grant (spec.grants, approval: Denied) does not let it approve, so "+
+				strings.Join(run.withheld, " and ")+" stay pending: an administrator can approve them in Apigee, "+
+				"or allow approval in the grant"), ok
 	}
 	return stateCondition(k, run, now, window), ok
 }
