@@ -116,3 +116,16 @@ func ConnectionConditions(o any) []metav1.Condition {
 	}
 	return nil
 }
+
+// EffectiveDeletionPolicy is what happens to a key of this origin when it
+// leaves management: the policy set, or Delete for a key the operator
+// created and Orphan for any other (adopted, or of unknown origin).
+func (s *DeveloperAppKeySpec) EffectiveDeletionPolicy(origin KeyOrigin) DeletionPolicy {
+	switch {
+	case s.DeletionPolicy != "":
+		return s.DeletionPolicy
+	case origin == KeyOriginCreated:
+		return DeletionPolicyDelete
+	}
+	return DeletionPolicyOrphan
+}

@@ -88,8 +88,11 @@ type DeveloperAppKeySpec struct {
 
 	// DeletionPolicy says what happens to the Apigee key when this object
 	// is deleted or the key is rotated out: Delete removes it, Orphan
-	// leaves it in Apigee.
-	// +kubebuilder:default=Delete
+	// leaves it in Apigee. Unset, a key the operator created is deleted and
+	// a key it adopted (found in Apigee with the Secret's secret, see
+	// status.keyOrigin) is left: knowing a key's values is no right to
+	// delete it. Only an explicit Delete deletes, or re-creates with a new
+	// secret, an adopted key.
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 
@@ -285,6 +288,12 @@ type DeveloperAppKeyStatus struct {
 	// +optional
 	ConsumerKeyFingerprint string `json:"consumerKeyFingerprint,omitempty"`
 
+	// KeyOrigin says how the managed key came under management: Created
+	// (the operator imported it) or Adopted (it was in Apigee already).
+	// Unset on status written before the field existed.
+	// +optional
+	KeyOrigin KeyOrigin `json:"keyOrigin,omitempty"`
+
 	// KeyStatus is the key's status in Apigee: approved or revoked.
 	// +optional
 	KeyStatus string `json:"keyStatus,omitempty"`
@@ -368,7 +377,21 @@ type PreviousKey struct {
 	// RetireAfter is when the key is deleted (or, with deletionPolicy
 	// Orphan, forgotten).
 	RetireAfter metav1.Time `json:"retireAfter"`
+	// Origin is the key's status.keyOrigin while it was current.
+	// +optional
+	Origin KeyOrigin `json:"origin,omitempty"`
 }
+
+// KeyOrigin is Created or Adopted.
+// +kubebuilder:validation:Enum=Created;Adopted
+type KeyOrigin string
+
+const (
+	// KeyOriginCreated: the operator imported the key.
+	KeyOriginCreated KeyOrigin = "Created"
+	// KeyOriginAdopted: the key was in Apigee before this object.
+	KeyOriginAdopted KeyOrigin = "Adopted"
+)
 
 // DeletedKey is a key the operator deleted.
 type DeletedKey struct {

@@ -159,6 +159,8 @@ var reasonHealth = map[string]string{
 	"AppRevoked": "Degraded",
 	// expiresInSeconds on Edge: re-create the object without it.
 	"ExpiryNotSupported": "Degraded",
+	// A person restores the secret or asks for Delete.
+	"AdoptedKeyProtected": "Degraded",
 	// An administrator approves in Apigee, or allows approval in the grant.
 	"ApprovalNotGranted": "Degraded",
 	// Success reasons never come with Ready=False; if they did, something

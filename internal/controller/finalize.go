@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -87,19 +88,40 @@ func (r *DeveloperAppKeyReconciler) finalize(ctx context.Context, k *apigeev1alp
 	if !controllerutil.ContainsFinalizer(k, apigeev1alpha1.Finalizer) {
 		return nil
 	}
-	if k.Spec.DeletionPolicy == apigeev1alpha1.DeletionPolicyOrphan ||
-		k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly {
-		if err := r.releaseSecret(ctx, k); err != nil {
-			return err
-		}
-		return r.releaseFinalizer(ctx, k)
-	}
-	if len(recordedKeys(k)) > 0 || pendingImport(k) != nil {
+	if k.Spec.ManagementPolicy != apigeev1alpha1.ManagementPolicyObserveOnly && hasKeysToDelete(k) {
 		if err := r.deleteManagedKeys(ctx, k); err != nil {
 			return err
 		}
 	}
+	if keepsCurrentKey(k) {
+		if err := r.releaseSecret(ctx, k); err != nil {
+			return err
+		}
+	}
 	return r.releaseFinalizer(ctx, k)
+}
+
+// deletable: the deletion policy deletes a key of this origin.
+func deletable(k *apigeev1alpha1.DeveloperAppKey, origin apigeev1alpha1.KeyOrigin) bool {
+	return k.Spec.EffectiveDeletionPolicy(origin) == apigeev1alpha1.DeletionPolicyDelete
+}
+
+// hasKeysToDelete: a recorded key, or an import in flight (the operator's
+// own creation), that the deletion policy deletes.
+func hasKeysToDelete(k *apigeev1alpha1.DeveloperAppKey) bool {
+	if pendingImport(k) != nil && deletable(k, apigeev1alpha1.KeyOriginCreated) {
+		return true
+	}
+	return slices.ContainsFunc(recordedKeys(k), func(o ownedKey) bool { return deletable(k, o.origin) })
+}
+
+// keepsCurrentKey: the object's current key stays in Apigee (ObserveOnly,
+// or a policy that orphans it), so a Secret it generated, the only copy
+// of the key's values, must outlive the object.
+func keepsCurrentKey(k *apigeev1alpha1.DeveloperAppKey) bool {
+	return k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly ||
+		k.Spec.DeletionPolicy == apigeev1alpha1.DeletionPolicyOrphan ||
+		(k.Status.ConsumerKeyFingerprint != "" && !deletable(k, k.Status.KeyOrigin))
 }
 
 // deleteManagedKeys deletes every key the object records, and an import
@@ -147,6 +169,9 @@ func (r *DeveloperAppKeyReconciler) deleteRecordedKeys(ctx context.Context, c ap
 		return err
 	}
 	for _, o := range ownedKeys(k, rec) {
+		if !deletable(k, o.origin) {
+			continue // left in Apigee, as the policy says for its origin
+		}
 		if !sameLocation(o.location, rec) {
 			return locationChanged(o.location, "the connection reaches "+describeLocation(rec))
 		}
@@ -193,7 +218,7 @@ func (r *DeveloperAppKeyReconciler) deleteByFingerprint(ctx context.Context, c a
 // stops with ImportUnconfirmed rather than guess.
 func (r *DeveloperAppKeyReconciler) deletePendingImport(ctx context.Context, c apigee.Client, k *apigeev1alpha1.DeveloperAppKey, target apigeev1alpha1.KeyLocation) error {
 	in := pendingImport(k)
-	if in == nil || recordsAt(k, in.Fingerprint, in.Location) {
+	if in == nil || recordsAt(k, in.Fingerprint, in.Location) || !deletable(k, apigeev1alpha1.KeyOriginCreated) {
 		return nil
 	}
 	if !sameOrganization(in.Location, target) {

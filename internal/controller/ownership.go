@@ -19,6 +19,7 @@ import (
 type ownedKey struct {
 	fingerprint string
 	location    apigeev1alpha1.KeyLocation
+	origin      apigeev1alpha1.KeyOrigin
 }
 
 // locationFor is where the spec says keys live, through the connection.
@@ -56,14 +57,14 @@ func recordedLocation(k *apigeev1alpha1.DeveloperAppKey, target apigeev1alpha1.K
 func ownedKeys(k *apigeev1alpha1.DeveloperAppKey, current apigeev1alpha1.KeyLocation) []ownedKey {
 	var out []ownedKey
 	if fp := k.Status.ConsumerKeyFingerprint; fp != "" {
-		out = append(out, ownedKey{fingerprint: fp, location: current})
+		out = append(out, ownedKey{fingerprint: fp, location: current, origin: k.Status.KeyOrigin})
 	}
 	for _, p := range k.Status.PreviousKeys {
 		loc := current
 		if p.Location != nil {
 			loc = *p.Location
 		}
-		out = append(out, ownedKey{fingerprint: p.Fingerprint, location: loc})
+		out = append(out, ownedKey{fingerprint: p.Fingerprint, location: loc, origin: p.Origin})
 	}
 	return out
 }

@@ -90,3 +90,25 @@ func TestImportIntentRoundTrip(t *testing.T) {
 		t.Errorf("a hand-edited annotation was trusted")
 	}
 }
+
+func TestMayBeSameDeveloper(t *testing.T) {
+	loc := apigeev1alpha1.KeyLocation{Developer: "dev@a.example.com", DeveloperID: "id-1"}
+	for peer, want := range map[string]bool{
+		"dev@a.example.com":   true,
+		"DEV@A.example.com":   true,
+		"id-1":                true,
+		"id-2":                false, // the location's ID is known
+		"other@a.example.com": false,
+	} {
+		if got := mayBeSameDeveloper(peer, loc); got != want {
+			t.Errorf("mayBeSameDeveloper(%q) = %v, want %v", peer, got, want)
+		}
+	}
+	byID := apigeev1alpha1.KeyLocation{Developer: "id-1", DeveloperID: "id-1"}
+	if mayBeSameDeveloper("id-2", byID) || !mayBeSameDeveloper("dev@a.example.com", byID) {
+		t.Error("IDs compare exactly; an email against an ID may be the same")
+	}
+	if !mayBeSameDeveloper("id-9", apigeev1alpha1.KeyLocation{Developer: "dev@a.example.com"}) {
+		t.Error("an ID against an email whose ID is not known yet may be the same")
+	}
+}
