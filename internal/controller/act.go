@@ -66,7 +66,7 @@ type keyRun struct {
 	withheld []string
 	// heldGenerated: a generated key to delete waits for a peer.
 	heldGenerated bool
-	now      time.Time
+	now           time.Time
 }
 
 func (run *keyRun) ref() apigee.KeyRef {

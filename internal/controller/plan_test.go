@@ -223,7 +223,9 @@ func TestPlan(t *testing.T) {
 			planInput{spec: spec(unsetPolicy), secret: "new", current: converged(), fresh: true, origin: apigeev1alpha1.KeyOriginCreated},
 			[]string{"re-create the key with the new secret"}},
 		{"ObserveOnly reports a changed secret as the re-create it would make",
-			planInput{spec: spec(unsetPolicy, func(s *apigeev1alpha1.DeveloperAppKeySpec) { s.ManagementPolicy = apigeev1alpha1.ManagementPolicyObserveOnly }),
+			planInput{spec: spec(unsetPolicy, func(s *apigeev1alpha1.DeveloperAppKeySpec) {
+				s.ManagementPolicy = apigeev1alpha1.ManagementPolicyObserveOnly
+			}),
 				secret: "new", current: converged(), fresh: true, origin: apigeev1alpha1.KeyOriginAdopted},
 			[]string{"re-create the key with the new secret"}},
 		{"with no policy, a rotated-out adopted key is forgotten and a created one deleted",
