@@ -168,6 +168,9 @@ var reasonHealth = map[string]string{
 	"Converged":          "Degraded",
 	"ReconcileSucceeded": "Degraded",
 	"Authenticated":      "Degraded",
+	// A Ready=True reason (the key works, a delete waits); as Ready=False
+	// it would be wrong.
+	"WaitingForPeers": "Degraded",
 	// Scoped reasons of a ClusterApigeeConnection, never a Ready reason.
 	"Granted":           "Degraded",
 	"WholeOrganization": "Degraded",
