@@ -57,11 +57,15 @@ func status01(org, consumerKey string, previous ...apigeev1alpha1.PreviousKey) a
 }
 
 // create01 creates the object as 0.1 left it: paused while it is set up,
-// with the finalizer and the 0.1 status; no location, no import intent.
+// with the finalizer, the defaulted deletionPolicy and the 0.1 status; no
+// location, no import intent, no keyOrigin.
 // Its short resync makes a window see several runs.
 func create01(t *testing.T, ns, name, secretName string, st apigeev1alpha1.DeveloperAppKeyStatus) {
 	t.Helper()
 	k := locKey(ns, name, secretName)
+	// Every release before keyOrigin defaulted deletionPolicy, so every
+	// stored object carries it.
+	k.Spec.DeletionPolicy = apigeev1alpha1.DeletionPolicyDelete
 	k.Annotations = map[string]string{apigeev1alpha1.PausedAnnotation: "true"}
 	controllerutil.AddFinalizer(k, apigeev1alpha1.Finalizer)
 	create(t, k)
