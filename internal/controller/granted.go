@@ -101,5 +101,5 @@ func scopedCondition(conn *connection) (metav1.Condition, bool) {
 				"and may approve; add spec.grants to scope each namespace"), true
 	}
 	return condition(apigeev1alpha1.ConditionScoped, metav1.ConditionTrue, apigeev1alpha1.ReasonGranted,
-		fmt.Sprintf("%d grants scope what each allowed namespace reaches", len(conn.grants))), true
+		fmt.Sprintf("spec.grants (%d) scope what each allowed namespace reaches", len(conn.grants))), true
 }

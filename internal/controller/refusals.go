@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
@@ -39,11 +40,13 @@ func newRefusals() *refusals { return &refusals{m: map[types.NamespacedName]refu
 func runInputs(k *apigeev1alpha1.DeveloperAppKey, conn *connection, creds keyCredentials) string {
 	ann := userAnnotations(k)
 	names := slices.Sorted(maps.Keys(ann))
-	out := fmt.Sprintf("%d|%s|%s|%s", k.Generation, creds.version, conn.object.GetUID(), conn.object.GetResourceVersion())
+	h := sha256.New()
+	fmt.Fprintf(h, "%d|%s|%s|%s", k.Generation, creds.version, conn.object.GetUID(), conn.object.GetResourceVersion())
 	for _, n := range names {
-		out += "|" + n + "=" + ann[n]
+		fmt.Fprintf(h, "|%q=%q", n, ann[n])
 	}
-	return out
+	// A digest: a tenant's annotations may be large, and only equality counts.
+	return string(h.Sum(nil))
 }
 
 // repeat returns the remembered failure when the inputs are those it was
