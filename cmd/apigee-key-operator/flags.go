@@ -3,11 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/leaderelection"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -38,6 +40,9 @@ type options struct {
 	namespacedAmbient bool
 	orgRequestsPerMin int
 	orgBurst          int
+	// recordsSecret: where the key that signs the operator's import
+	// intents is kept ("namespace/name" or "name").
+	recordsSecret string
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
@@ -62,6 +67,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.IntVar(&o.orgRequestsPerMin, "organization-requests-per-minute", 0, "Each organization's budget of Apigee management calls a minute, shared by every connection to it; 0: 4800 on X and Hybrid, 8000 on Edge. "+
 		"A ClusterApigeeConnection's rateLimit overrides it for its organization; an ApigeeConnection's rateLimit only caps that connection's calls.")
 	fs.IntVar(&o.orgBurst, "organization-burst", 20, "Calls an organization's budget lets go at once after a quiet period.")
+	fs.StringVar(&o.recordsSecret, "records-secret", defaultRecordsSecret, "Secret (\"name\" in the operator's namespace, or \"namespace/name\") holding the key the operator signs its import-pending records with, created on first start; "+
+		"replicas share it, so records survive restarts and failovers. Only records signed with it steer a delete. Empty, or outside a cluster with no namespace: a key for this process only.")
 	fs.IntVar(&o.verbosity, "v", 0, "Log verbosity: 0 info, 1 debug, higher for more detail. Key and secret values are never logged.")
 	fs.StringVar(&o.logFormat, "log-format", "json", "Log format: json or console.")
 	if err := fs.Parse(args); err != nil {
@@ -91,6 +98,9 @@ func (o options) validate() error {
 	}
 	if o.orgBurst < 1 || o.orgBurst > 1000 {
 		return fmt.Errorf("--organization-burst must be between 1 and 1000, got %d", o.orgBurst)
+	}
+	if strings.Count(o.recordsSecret, "/") > 1 {
+		return fmt.Errorf(`--records-secret must be "name" or "namespace/name", got %q`, o.recordsSecret)
 	}
 	if o.verbosity < 0 {
 		return fmt.Errorf("-v must not be negative, got %d", o.verbosity)
@@ -144,4 +154,29 @@ func newLogger(o options) logr.Logger {
 		encoder = zap.ConsoleEncoder()
 	}
 	return zap.New(encoder, zap.Level(zapcore.Level(-o.verbosity)))
+}
+
+// defaultRecordsSecret is the records Secret's name in the operator's
+// namespace.
+const defaultRecordsSecret = "apigee-key-operator-records"
+
+// serviceAccountNamespace is where a pod learns its namespace.
+var serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// records is the records Secret: a bare name is in the operator's own
+// namespace (--leader-election-namespace, else the pod's). No namespace
+// found (run outside a cluster): none, so the key lives in the process.
+func (o options) records() types.NamespacedName {
+	if ns, name, ok := strings.Cut(o.recordsSecret, "/"); ok {
+		return types.NamespacedName{Namespace: ns, Name: name}
+	}
+	ns := o.leaderElectNS
+	if ns == "" {
+		b, _ := os.ReadFile(serviceAccountNamespace)
+		ns = strings.TrimSpace(string(b))
+	}
+	if ns == "" || o.recordsSecret == "" {
+		return types.NamespacedName{}
+	}
+	return types.NamespacedName{Namespace: ns, Name: o.recordsSecret}
 }

@@ -18,6 +18,34 @@ import (
 	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv"
 )
 
+// TestRecordsSecret: a bare name is in the operator's namespace (the
+// lease's, else the pod's); outside a cluster there is none.
+func TestRecordsSecret(t *testing.T) {
+	dir := t.TempDir()
+	saNamespace := filepath.Join(dir, "namespace")
+	if err := os.WriteFile(saNamespace, []byte("operator-ns\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := serviceAccountNamespace
+	t.Cleanup(func() { serviceAccountNamespace = old })
+	for _, c := range []struct {
+		o      options
+		saFile string
+		want   string
+	}{
+		{options{recordsSecret: "ops/recs"}, saNamespace, "ops/recs"},
+		{options{recordsSecret: "recs", leaderElectNS: "lease-ns"}, saNamespace, "lease-ns/recs"},
+		{options{recordsSecret: "recs"}, saNamespace, "operator-ns/recs"},
+		{options{recordsSecret: "recs"}, filepath.Join(dir, "missing"), "/"},
+		{options{recordsSecret: ""}, saNamespace, "/"},
+	} {
+		serviceAccountNamespace = c.saFile
+		if got := c.o.records().String(); got != c.want {
+			t.Errorf("records() with %+v = %q, want %q", c.o, got, c.want)
+		}
+	}
+}
+
 func TestParseFlags(t *testing.T) {
 	cases := []struct {
 		reason  string
@@ -42,6 +70,8 @@ func TestParseFlags(t *testing.T) {
 			"--leader-election-renew-deadline (2.4s) must be longer than 1.2 times --leader-election-retry-period (2s)"},
 		{"no retry period", []string{"--leader-election-retry-period=0s"}, "must be positive"},
 		{"negative lease", []string{"--leader-election-lease-duration=-1s"}, "must be positive"},
+		{"records Secret with a namespace", []string{"--records-secret=ops/records"}, ""},
+		{"records Secret path", []string{"--records-secret=a/b/c"}, `--records-secret must be "name" or "namespace/name"`},
 	}
 	for _, c := range cases {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)

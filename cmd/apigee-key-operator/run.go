@@ -33,11 +33,14 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if err := controller.Setup(ctx, mgr, controller.Options{ResyncInterval: o.resyncInterval, ExpiryWarningWindow: o.expiryWarning,
-		Tenancy: o.tenancy(), CallTimeout: o.callTimeout}); err != nil {
+		Tenancy: o.tenancy(), CallTimeout: o.callTimeout, RecordsSecret: o.records()}); err != nil {
 		return err
 	}
+	if o.records().Name == "" {
+		ctrl.Log.Info("No records Secret: import-pending records are signed with a key for this process only, so records written before a restart are ignored")
+	}
 	ctrl.Log.Info("Starting operator", "resyncInterval", o.resyncInterval.String(), "namespaces", o.namespaces(),
-		"namespacedAmbientCredentials", o.namespacedAmbient)
+		"namespacedAmbientCredentials", o.namespacedAmbient, "recordsSecret", o.records().String())
 	return mgr.Start(ctx)
 }
 

@@ -36,6 +36,11 @@ type keyRun struct {
 	loc   apigeev1alpha1.KeyLocation
 	creds keyCredentials
 	fp    string
+	// heldElsewhere: an object in another namespace holds the Secret's key
+	// and this one does not. The run takes the path an unmanaged key in
+	// use elsewhere takes (the same calls, annotations and answer), so
+	// neither timing nor metadata tells the two apart.
+	heldElsewhere bool
 
 	current *apigee.Credential
 	app     *apigee.App
@@ -159,8 +164,9 @@ func (run *keyRun) planInput() planInput {
 
 // recordDrift lists what differs, reading the app afresh first: with a
 // fresh read the plan is complete (it never asks for another read). A key
-// found there that is not ours gives the one KeyConflict message, so an
-// ObserveOnly object cannot tell whether a guessed key or secret is right.
+// found there with another secret reads as missing, as a key that is not
+// there at all, so an ObserveOnly object cannot tell where a guessed key
+// lives.
 func (run *keyRun) recordDrift(ctx context.Context) error {
 	if !run.fresh {
 		if err := run.readApp(ctx, true); err != nil {
@@ -311,11 +317,7 @@ func (run *keyRun) importKey(ctx context.Context) error {
 		return err
 	}
 	run.created = false
-	req := apigee.ImportRequest{ConsumerKey: run.creds.key, ConsumerSecret: run.creds.secret}
-	if run.k.Spec.ExpiresInSeconds != nil {
-		req.ExpiresInSeconds = *run.k.Spec.ExpiresInSeconds
-	}
-	cred, err := run.client.ImportKey(ctx, run.loc.Developer, run.loc.App, req)
+	cred, err := run.createKey(ctx)
 	if apigee.ClassOf(err) == apigee.ClassConflict {
 		// The key existed before: this import created nothing.
 		if err := run.r.forgetImportIntent(ctx, run.k); err != nil {
@@ -329,6 +331,21 @@ func (run *keyRun) importKey(ctx context.Context) error {
 	run.created = true
 	run.claim(apigeev1alpha1.KeyOriginCreated)
 	return nil
+}
+
+// createKey imports the Secret's key. A key another namespace's object
+// holds is never imported (were it gone from Apigee for a moment, the
+// import would take it from its holder): the run gets the conflict Apigee
+// gives for a key in use, and goes on as it would after one.
+func (run *keyRun) createKey(ctx context.Context) (*apigee.Credential, error) {
+	if run.heldElsewhere {
+		return nil, &apigee.Error{Class: apigee.ClassConflict, Operation: "ImportKey", Message: "the consumer key is in use"}
+	}
+	req := apigee.ImportRequest{ConsumerKey: run.creds.key, ConsumerSecret: run.creds.secret}
+	if run.k.Spec.ExpiresInSeconds != nil {
+		req.ExpiresInSeconds = *run.k.Spec.ExpiresInSeconds
+	}
+	return run.client.ImportKey(ctx, run.loc.Developer, run.loc.App, req)
 }
 
 // recordIntent writes the import intent once per run.
@@ -377,13 +394,23 @@ func (run *keyRun) readUntilFound(ctx context.Context) error {
 }
 
 // settleObserved decides about a key found on the app that this object
-// does not manage yet: with our secret it is adopted, not re-created; with
-// another secret it is a KeyConflict and nothing is changed.
+// does not manage yet: with our secret it is adopted, not re-created,
+// unless another namespace's object holds it; with another secret it is a
+// KeyConflict and nothing is changed (ObserveOnly: the key is missing).
 func (run *keyRun) settleObserved() error {
 	if run.current == nil || run.owns() {
 		return nil
 	}
 	if run.current.ConsumerSecret != run.creds.secret {
+		run.current = nil
+		if run.k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly {
+			// The app has no key with these credentials, as when it has
+			// none at all: ObserveOnly tells a guesser nothing either way.
+			return nil
+		}
+		return keyInUse(run.loc.Organization)
+	}
+	if run.heldElsewhere {
 		run.current = nil
 		return keyInUse(run.loc.Organization)
 	}
@@ -406,7 +433,7 @@ func (run *keyRun) foundOrigin() apigeev1alpha1.KeyOrigin {
 			return p.Origin
 		}
 	}
-	if in := pendingImport(run.k); in != nil && in.Fingerprint == run.fp && sameLocation(in.Location, run.loc) {
+	if in := run.r.intents.read(run.k); in != nil && in.Fingerprint == run.fp && sameLocation(in.Location, run.loc) {
 		return apigeev1alpha1.KeyOriginCreated
 	}
 	return apigeev1alpha1.KeyOriginAdopted

@@ -34,8 +34,10 @@ type DeveloperAppKeyReconciler struct {
 	gates       *orgGates
 	recorder    recorder.EventRecorder
 	refusals    *refusals
-	metrics     *keyMetrics
-	resync      time.Duration
+	// intents signs the import intents this operator writes.
+	intents intentSigner
+	metrics *keyMetrics
+	resync  time.Duration
 	// expiryWarning is how long before expiry KeyExpiringSoon is sent.
 	expiryWarning time.Duration
 	now           func() time.Time
@@ -195,8 +197,13 @@ func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha
 			return nil, err
 		}
 	}
-	if other, err := r.heldByAnother(ctx, k, loc, fp); err != nil || other != nil {
-		if err == nil && managed {
+	other, err := r.heldByAnother(ctx, k, loc, fp)
+	if err != nil {
+		return nil, err
+	}
+	heldElsewhere := other != nil && other.Namespace != k.Namespace && !recordsAt(k, fp, loc)
+	if other != nil && !heldElsewhere {
+		if managed {
 			// A conflict leaves the same metadata as any other outcome,
 			// telling a guesser nothing.
 			err = r.ensureFinalizer(ctx, k)
@@ -209,7 +216,7 @@ func (r *DeveloperAppKeyReconciler) newRun(ctx context.Context, k *apigeev1alpha
 	if rec, ok := recordedLocation(k, loc); ok {
 		loc.DeveloperID = rec.DeveloperID
 	}
-	return &keyRun{r: r, k: k, client: c, connID: connID, loc: loc, creds: creds, fp: fp,
+	return &keyRun{r: r, k: k, client: c, connID: connID, loc: loc, creds: creds, fp: fp, heldElsewhere: heldElsewhere,
 		previous: append([]apigeev1alpha1.PreviousKey(nil), k.Status.PreviousKeys...), now: r.now()}, nil
 }
 

@@ -39,7 +39,7 @@ func (r *DeveloperAppKeyReconciler) recordImportIntent(ctx context.Context, k *a
 		if k.Annotations == nil {
 			k.Annotations = map[string]string{}
 		}
-		k.Annotations[apigeev1alpha1.ImportPendingAnnotation] = in.encode()
+		k.Annotations[apigeev1alpha1.ImportPendingAnnotation] = r.intents.encode(k.UID, in)
 	})
 	if err == nil && !k.DeletionTimestamp.IsZero() {
 		return errBeingDeleted
@@ -88,7 +88,7 @@ func (r *DeveloperAppKeyReconciler) finalize(ctx context.Context, k *apigeev1alp
 	if !controllerutil.ContainsFinalizer(k, apigeev1alpha1.Finalizer) {
 		return nil
 	}
-	if k.Spec.ManagementPolicy != apigeev1alpha1.ManagementPolicyObserveOnly && hasKeysToDelete(k) {
+	if k.Spec.ManagementPolicy != apigeev1alpha1.ManagementPolicyObserveOnly && hasKeysToDelete(k, r.intents.read(k)) {
 		if err := r.deleteManagedKeys(ctx, k); err != nil {
 			return err
 		}
@@ -107,9 +107,9 @@ func deletable(k *apigeev1alpha1.DeveloperAppKey, origin apigeev1alpha1.KeyOrigi
 }
 
 // hasKeysToDelete: a recorded key, or an import in flight (the operator's
-// own creation), that the deletion policy deletes.
-func hasKeysToDelete(k *apigeev1alpha1.DeveloperAppKey) bool {
-	if pendingImport(k) != nil && deletable(k, apigeev1alpha1.KeyOriginCreated) {
+// own creation, by its signed intent), that the deletion policy deletes.
+func hasKeysToDelete(k *apigeev1alpha1.DeveloperAppKey, pending *importIntent) bool {
+	if pending != nil && deletable(k, apigeev1alpha1.KeyOriginCreated) {
 		return true
 	}
 	return slices.ContainsFunc(recordedKeys(k), func(o ownedKey) bool { return deletable(k, o.origin) })
@@ -213,11 +213,13 @@ func (r *DeveloperAppKeyReconciler) deleteByFingerprint(ctx context.Context, c a
 }
 
 // deletePendingImport deletes a key whose import was in flight when the
-// object was deleted and whose record was lost. It is this object's only
-// when the key found there has the Secret's key and secret; otherwise it
-// stops with ImportUnconfirmed rather than guess.
+// object was deleted and whose record was lost. Only an intent the
+// operator signed for this object counts (a forged one names nothing and
+// reveals nothing), and the key is this object's only when the key found
+// there has the Secret's key and secret; otherwise it stops with
+// ImportUnconfirmed rather than guess.
 func (r *DeveloperAppKeyReconciler) deletePendingImport(ctx context.Context, c apigee.Client, k *apigeev1alpha1.DeveloperAppKey, target apigeev1alpha1.KeyLocation) error {
-	in := pendingImport(k)
+	in := r.intents.read(k)
 	if in == nil || recordsAt(k, in.Fingerprint, in.Location) || !deletable(k, apigeev1alpha1.KeyOriginCreated) {
 		return nil
 	}

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 
@@ -150,27 +149,10 @@ func describeLocation(l apigeev1alpha1.KeyLocation) string {
 }
 
 // importIntent is the import-pending record: the key about to be created
-// and where. It holds a fingerprint, never the key.
+// and where. It holds a fingerprint, never the key, and the operator's
+// signature (intentSigner): only an intent it wrote steers anything.
 type importIntent struct {
 	Fingerprint string                     `json:"fingerprint"`
 	Location    apigeev1alpha1.KeyLocation `json:"location"`
-}
-
-// pendingImport reads the import-pending annotation; nil when absent or
-// unreadable (a hand-edited value is ignored, not trusted).
-func pendingImport(k *apigeev1alpha1.DeveloperAppKey) *importIntent {
-	raw, ok := k.Annotations[apigeev1alpha1.ImportPendingAnnotation]
-	if !ok {
-		return nil
-	}
-	var in importIntent
-	if err := json.Unmarshal([]byte(raw), &in); err != nil || in.Fingerprint == "" {
-		return nil
-	}
-	return &in
-}
-
-func (in importIntent) encode() string {
-	b, _ := json.Marshal(in)
-	return string(b)
+	MAC         string                     `json:"mac,omitempty"`
 }

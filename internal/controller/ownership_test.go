@@ -77,20 +77,6 @@ func TestRecordedLocation(t *testing.T) {
 	}
 }
 
-func TestImportIntentRoundTrip(t *testing.T) {
-	in := importIntent{Fingerprint: "sha256:0123", Location: here}
-	k := &apigeev1alpha1.DeveloperAppKey{}
-	k.Annotations = map[string]string{apigeev1alpha1.ImportPendingAnnotation: in.encode()}
-	got := pendingImport(k)
-	if got == nil || *got != in {
-		t.Fatalf("pendingImport = %+v, want %+v", got, in)
-	}
-	k.Annotations[apigeev1alpha1.ImportPendingAnnotation] = "not json"
-	if pendingImport(k) != nil {
-		t.Errorf("a hand-edited annotation was trusted")
-	}
-}
-
 func TestMayBeSameDeveloper(t *testing.T) {
 	loc := apigeev1alpha1.KeyLocation{Developer: "dev@a.example.com", DeveloperID: "id-1"}
 	for peer, want := range map[string]bool{

@@ -6,6 +6,8 @@ import (
 	"context"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/prometheus/client_golang/prometheus"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -37,6 +39,11 @@ type Options struct {
 	// one), so an organization that is slow or hangs leaves the other
 	// half to every other organization.
 	OrganizationConcurrency int
+	// RecordsSecret names the Secret, in the operator's own namespace, that
+	// holds the key it signs its import intents with; created on first
+	// start. Empty: a key for this process only, so intents written before
+	// a restart or by another replica are ignored (never trusted).
+	RecordsSecret types.NamespacedName
 }
 
 // DefaultExpiryWarningWindow is how long before expiry a key is reported
@@ -47,6 +54,10 @@ const DefaultExpiryWarningWindow = 7 * 24 * time.Hour
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	o = withDefaults(o)
 	if err := registerIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	signingKey, err := loadSigningKey(ctx, mgr.GetClient(), mgr.GetAPIReader(), o.RecordsSecret)
+	if err != nil {
 		return err
 	}
 	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry), o.Tenancy)
@@ -71,7 +82,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	keys := &DeveloperAppKeyReconciler{
 		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), connections: conns,
-		snapshots: newAppSnapshots(o.SnapshotTTL, o.Now), gates: gates, recorder: mgr.GetEventRecorder("apigee-key-operator"), refusals: newRefusals(),
+		snapshots: newAppSnapshots(o.SnapshotTTL, o.Now), gates: gates, recorder: mgr.GetEventRecorder("apigee-key-operator"), refusals: newRefusals(), intents: intentSigner{key: signingKey},
 		metrics: newKeyMetrics(metrics.Registry), resync: o.ResyncInterval, now: o.Now, expiryWarning: o.ExpiryWarningWindow,
 	}
 	return keys.setup(mgr, secrets)

@@ -40,7 +40,7 @@ func TestDefaultRender(t *testing.T) {
 	objs := objects(t, render(t))
 	for kind, want := range map[string]int{
 		"CustomResourceDefinition": 3, "ServiceAccount": 1, "Deployment": 1, "Service": 1,
-		"ClusterRole": 3, "ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1,
+		"ClusterRole": 3, "ClusterRoleBinding": 2, "Role": 2, "RoleBinding": 2,
 		"PodDisruptionBudget": 0, "ServiceMonitor": 0, "NetworkPolicy": 0,
 	} {
 		if got := len(ofKind(objs, kind)); got != want {
@@ -63,11 +63,13 @@ func TestDefaultRender(t *testing.T) {
 	wantArgs := []string{
 		"--metrics-bind-address=:8443", "--metrics-secure=true", "--health-probe-bind-address=:8081",
 		"--leader-elect", "--resync-interval=10m", "--expiry-warning-window=168h", "--namespaced-ambient-credentials=false",
-		"--organization-requests-per-minute=0", "--organization-burst=20", "-v=0", "--log-format=json",
+		"--organization-requests-per-minute=0", "--organization-burst=20",
+		"--records-secret=apigee-key-operator/keyop-apigee-key-operator-records", "-v=0", "--log-format=json",
 	}
 	if !reflect.DeepEqual(c.Args, wantArgs) {
 		t.Errorf("args %q, want %q", c.Args, wantArgs)
 	}
+	checkRecordsRole(t, objs, "keyop-apigee-key-operator")
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %v: want CPU requests and a memory limit", c.Resources)
 	}
@@ -86,6 +88,23 @@ func TestDefaultRender(t *testing.T) {
 	}
 }
 
+// checkRecordsRole: the operator may read its records Secret, by name,
+// and create it, in the release namespace, whatever it watches.
+func checkRecordsRole(t *testing.T, objs []*unstructured.Unstructured, fullname string) {
+	t.Helper()
+	var role rbacv1.Role
+	var binding rbacv1.RoleBinding
+	into(t, named(t, objs, "Role", fullname+"-records"), &role)
+	into(t, named(t, objs, "RoleBinding", fullname+"-records"), &binding)
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{fullname + "-records"}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+	}
+	if !reflect.DeepEqual(role.Rules, want) || role.Namespace != "apigee-key-operator" || binding.RoleRef.Name != role.Name {
+		t.Errorf("records Role %+v bound by %+v: want get on the records Secret and create, in the release namespace", role, binding)
+	}
+}
+
 // TestEveryOptionRender checks that each value in testdata/all-values.yaml
 // reaches the manifests.
 func TestEveryOptionRender(t *testing.T) {
@@ -100,11 +119,13 @@ func TestEveryOptionRender(t *testing.T) {
 		"--metrics-bind-address=:9443", "--metrics-secure=true", "--health-probe-bind-address=:8082",
 		"--leader-elect", "--leader-election-namespace=apigee-keys", "--resync-interval=5m", "--expiry-warning-window=72h",
 		"--watch-namespaces=team-a,team-b", "--namespaced-ambient-credentials=true",
-		"--organization-requests-per-minute=3000", "--organization-burst=10", "-v=2", "--log-format=console", "-v=3",
+		"--organization-requests-per-minute=3000", "--organization-burst=10",
+		"--records-secret=apigee-key-operator/apigee-keys-records", "-v=2", "--log-format=console", "-v=3",
 	}
 	if !reflect.DeepEqual(c.Args, wantArgs) {
 		t.Errorf("args %q, want %q", c.Args, wantArgs)
 	}
+	checkRecordsRole(t, objs, "apigee-keys") // the release namespace is not among the watched ones
 	checks := map[string]bool{
 		"replicas 2":       *dep.Spec.Replicas == 2,
 		"image":            c.Image == "europe-docker.pkg.dev/acme/mirror/apigee-key-operator:v0.1.1",
@@ -237,7 +258,9 @@ func TestLeaderElectionAndPodDisruptionBudget(t *testing.T) {
 			if got := slices.Contains(args, "--leader-elect"); got != tc.leaderElect {
 				t.Errorf("--leader-elect in args: %v, want %v", got, tc.leaderElect)
 			}
-			if got := len(ofKind(objs, "Role")) == 1; got != tc.leaderElect {
+			if got := slices.ContainsFunc(ofKind(objs, "Role"), func(o *unstructured.Unstructured) bool {
+				return strings.HasSuffix(o.GetName(), "-leader-election")
+			}); got != tc.leaderElect {
 				t.Errorf("leader election Role rendered: %v, want %v", got, tc.leaderElect)
 			}
 			pdbs := ofKind(objs, "PodDisruptionBudget")

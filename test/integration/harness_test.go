@@ -79,7 +79,8 @@ func testenvStart() (*testenv.Env, error) {
 	}
 	cached = mgr.GetCache()
 	if err := controller.Setup(context.Background(), mgr, controller.Options{ResyncInterval: time.Hour, SnapshotTTL: 200 * time.Millisecond, CallTimeout: 3 * time.Second,
-		Tenancy: controller.Tenancy{FindAmbient: ambient.find}}); err != nil {
+		Tenancy:       controller.Tenancy{FindAmbient: ambient.find},
+		RecordsSecret: types.NamespacedName{Namespace: "default", Name: "apigee-key-operator-records"}}); err != nil {
 		return env, err
 	}
 	go func() {

@@ -84,19 +84,20 @@ func TestOrphanAfterGenerateTurnedOff(t *testing.T) {
 	}
 }
 
-// TestObserveOnlyConflictMessage: an ObserveOnly object naming a key that
-// is on the app with another secret gets the one KeyConflict message, not
-// a plan that says the secret differs.
-func TestObserveOnlyConflictMessage(t *testing.T) {
+// TestObserveOnlyGuessReadsAsMissing: an ObserveOnly object naming a key
+// that is on the app with another secret reads as one whose app lacks the
+// key (issue 20, 5: no oracle), never as a plan that says the secret
+// differs, and writes nothing.
+func TestObserveOnlyGuessReadsAsMissing(t *testing.T) {
 	a, ns := setup(t, emulator.X)
 	a.preImport(t, appName, "consoleKey", "consoleSecret")
 	create(t, credentialsSecret(ns, "guess", "consoleKey", "guessedSecret"))
 	k := newKey(ns, "guess", "guess")
 	k.Spec.ManagementPolicy = apigeev1alpha1.ManagementPolicyObserveOnly
 	create(t, k)
-	got := waitReason(t, ns, "guess", apigeev1alpha1.ReasonKeyConflict)
-	if msg := readyCondition(got).Message; !strings.Contains(msg, keyInUseMessage) || strings.Contains(msg, "secret with") {
-		t.Errorf("ObserveOnly message %q: want the one in-use message", msg)
+	got := waitReason(t, ns, "guess", apigeev1alpha1.ReasonDrifted)
+	if msg := readyCondition(got).Message; !strings.HasSuffix(msg, "would import the key") || strings.Contains(msg, "secret") {
+		t.Errorf("ObserveOnly message %q: want the one for a missing key", msg)
 	}
 	if n := a.writes() - 1; n != 0 { // the pre-import was the one write
 		t.Errorf("ObserveOnly wrote to Apigee: %v", a.emu.CallLog())

@@ -92,6 +92,7 @@ cmd/apigee-key-operator/flags.go.
 - --namespaced-ambient-credentials={{ .Values.namespacedAmbientCredentials }}
 - --organization-requests-per-minute={{ .Values.organizationRateLimit.requestsPerMinute }}
 - --organization-burst={{ .Values.organizationRateLimit.burst }}
+- --records-secret={{ .Release.Namespace }}/{{ include "apigee-key-operator.fullname" . }}-records
 - -v={{ .Values.logLevel }}
 - --log-format={{ .Values.logFormat }}
 {{- with .Values.extraArgs }}

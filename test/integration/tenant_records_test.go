@@ -1,0 +1,272 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+
+	toolscache "k8s.io/client-go/tools/cache"
+
+	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
+)
+
+// forgedIntent is an import-pending value a tenant writes by hand: the
+// shape the operator writes, without the operator's signature (or with a
+// made-up one).
+func forgedIntent(t *testing.T, consumerKey string, loc apigeev1alpha1.KeyLocation, mac string) string {
+	t.Helper()
+	in := map[string]any{"fingerprint": apigee.Fingerprint(consumerKey), "location": loc}
+	if mac != "" {
+		in["mac"] = mac
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// setIntent writes an import-pending annotation on the object, as a
+// tenant who may edit its own objects can.
+func setIntent(t *testing.T, ns, name, value string) {
+	t.Helper()
+	update(t, ns, name, func(k *apigeev1alpha1.DeveloperAppKey) {
+		if k.Annotations == nil {
+			k.Annotations = map[string]string{}
+		}
+		k.Annotations[apigeev1alpha1.ImportPendingAnnotation] = value
+	})
+}
+
+// callsOutside lists the calls whose path is on none of the apps.
+func callsOutside(calls []emulator.Call, apps ...string) []emulator.Call {
+	var out []emulator.Call
+	for _, c := range withoutProbes(calls) {
+		if !strings.Contains(c.Path, "/apps") {
+			continue // developer and product reads name no key
+		}
+		on := false
+		for _, app := range apps {
+			on = on || strings.Contains(c.Path, "/apps/"+app)
+		}
+		if !on {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestForgedIntentSteersNothing (issue 20, 3): team-b writes on its own
+// objects import intents naming team-a's key on team-a's app: one by
+// hand, one with a made-up signature, one copied from team-a's own object
+// (signed by the operator, but for another object). Deleting team-b's
+// objects reads and deletes nothing outside team-b's app, says nothing
+// about team-a's key, and team-a's key keeps working.
+func TestForgedIntentSteersNothing(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		tt := newTwoTeams(t, d)
+		a := tt.a
+		create(t, credentialsSecret(tt.nsA, "a-creds", "teamAKey", "teamASecret"))
+		create(t, tt.sharedKey(tt.nsA, "orders", "a-creds", developer, appName, "orders-read"))
+		victim := waitConverged(t, tt.nsA, "orders")
+		genuine := victim.Annotations[apigeev1alpha1.ImportPendingAnnotation]
+		if !strings.Contains(genuine, `"mac"`) {
+			t.Fatalf("the operator's own intent is not signed: %q", genuine)
+		}
+
+		forged := map[string]string{
+			"by-hand":     forgedIntent(t, "teamAKey", *victim.Status.Location, ""),
+			"made-up-mac": forgedIntent(t, "teamAKey", *victim.Status.Location, "bWFkZS11cA"),
+			"copied":      genuine,
+		}
+		for name := range forged {
+			create(t, credentialsSecret(tt.nsB, name, "teamB-"+name, "teamBSecret-"+name))
+			create(t, tt.sharedKey(tt.nsB, name, name, teamBDeveloper, "b-app", "b-read"))
+			waitConverged(t, tt.nsB, name)
+		}
+		a.emu.ResetCalls()
+		for name, value := range forged {
+			setIntent(t, tt.nsB, name, value)
+			deleteKey(t, tt.nsB, name)
+		}
+		for name := range forged {
+			waitGone(t, tt.nsB, name)
+		}
+
+		if c := a.key(t, appName, "teamAKey"); c == nil || c.ConsumerSecret != "teamASecret" {
+			t.Fatalf("team-a's key was touched by a forged intent: %+v", c)
+		}
+		if n := len(deletesOf(a.emu.CallLog(), "teamAKey")); n != 0 {
+			t.Errorf("team-a's key was deleted %d times", n)
+		}
+		if out := callsOutside(a.emu.CallLog(), "b-app"); len(out) != 0 {
+			t.Errorf("a forged intent made the operator call outside team-b's app: %v", out)
+		}
+		events := allEventText(t, tt.nsB)
+		for _, leak := range []string{apigeev1alpha1.ReasonImportUnconfirmed, apigee.Fingerprint("teamAKey"), appName} {
+			if strings.Contains(events, leak) {
+				t.Errorf("team-b's events reveal %q about team-a's key: %s", leak, events)
+			}
+		}
+	})
+}
+
+// TestForgedIntentMakesNoCreatedKey (issue 20, 2 and 3): someone holding a
+// portal key's values writes an object for it, marked for adoption (so the
+// operator reads before it imports), with a hand-written intent claiming
+// the operator was importing that very key there. The key is adopted
+// (keyOrigin Adopted, as no intent of the operator's says otherwise), and
+// deleting the object with no deletionPolicy leaves it.
+func TestForgedIntentMakesNoCreatedKey(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		a, ns := setup(t, d)
+		a.preImport(t, appName, "portalKey", "portalSecret")
+		loc := apigeev1alpha1.KeyLocation{Endpoint: a.srv.URL, Organization: a.emu.Organization(), Developer: developer, App: appName}
+		create(t, credentialsSecret(ns, "creds", "portalKey", "portalSecret"))
+		k := newKey(ns, "orders", "creds")
+		k.Annotations = map[string]string{apigeev1alpha1.AdoptAnnotation: "true",
+			apigeev1alpha1.ImportPendingAnnotation: forgedIntent(t, "portalKey", loc, "")}
+		create(t, k)
+		if got := waitConverged(t, ns, "orders"); got.Status.KeyOrigin != apigeev1alpha1.KeyOriginAdopted {
+			t.Fatalf("keyOrigin = %q: a hand-written intent made an existing key the operator's own", got.Status.KeyOrigin)
+		}
+		deleteKey(t, ns, "orders")
+		waitGone(t, ns, "orders")
+		if c := a.key(t, appName, "portalKey"); c == nil || len(deletesOf(a.emu.CallLog(), "portalKey")) != 0 {
+			t.Errorf("the adopted portal key was deleted: %+v", c)
+		}
+	})
+}
+
+// intentAppearances counts, from the manager's informer, how often an
+// import-pending annotation appears on the object: what a tenant watching
+// its own object sees.
+func intentAppearances(t *testing.T, ns, name string) func() int {
+	t.Helper()
+	inf, err := cached.GetInformer(context.Background(), &apigeev1alpha1.DeveloperAppKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	has := func(o any) bool {
+		k, ok := o.(*apigeev1alpha1.DeveloperAppKey)
+		if !ok || k.Namespace != ns || k.Name != name {
+			return false
+		}
+		_, ok = k.Annotations[apigeev1alpha1.ImportPendingAnnotation]
+		return ok
+	}
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) {
+			if has(o) {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		},
+		UpdateFunc: func(old, o any) {
+			if !has(old) && has(o) {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inf.RemoveEventHandler(reg) })
+	return func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// conflictAnswer is what a tenant learns from one guessed key: the
+// condition, the intent annotations it saw come and go, and how many
+// reads of the app the answer took (what its timing is made of).
+type conflictAnswer struct {
+	reason, message string
+	intents         int
+	appReads        int
+	intentLeft      bool
+}
+
+// guess creates, in ns, an object for consumerKey on app with a guessed
+// secret and returns its answer.
+func guess(t *testing.T, a *apigeeOrg, ns, name, consumerKey, app string, observeOnly bool, wantReason string) conflictAnswer {
+	t.Helper()
+	a.emu.ResetCalls()
+	trace := intentAppearances(t, ns, name)
+	create(t, credentialsSecret(ns, name, consumerKey, "guessedSecret"))
+	k := newKey(ns, name, name)
+	k.Spec.App = app
+	if observeOnly {
+		k.Spec.ManagementPolicy = apigeev1alpha1.ManagementPolicyObserveOnly
+	}
+	create(t, k)
+	got := waitReason(t, ns, name, wantReason)
+	_, left := got.Annotations[apigeev1alpha1.ImportPendingAnnotation]
+	reads := 0
+	for _, c := range a.emu.CallLog() {
+		if c.Operation == emulator.OpGetApp && strings.HasSuffix(c.Path, "/apps/"+app) {
+			reads++
+		}
+	}
+	return conflictAnswer{reason: wantReason, message: readyCondition(got).Message, intents: trace(), appReads: reads, intentLeft: left}
+}
+
+// TestNoOracleForKeysElsewhere (issue 20, 5): team-b, with its own
+// connection to the organization team-a uses, guesses consumer keys. A key
+// team-a's object manages and a key no object manages give the same
+// answer: the same reason and message, the same import-pending annotation
+// coming and going, the same number of reads of the app (what the time
+// to answer is made of), on the app that holds the key and on another.
+// ObserveOnly says the same Drifted for a key held on its app with
+// another secret, managed or not, as for a key its app lacks. Nothing of
+// team-a's is changed.
+func TestNoOracleForKeysElsewhere(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		a, nsA := setup(t, d)
+		create(t, credentialsSecret(nsA, "creds", "managedKey", "managedSecret"))
+		create(t, newKey(nsA, "orders", "creds"))
+		waitConverged(t, nsA, "orders")
+		a.preImport(t, appName, "portalKey", "portalSecret")
+		nsB := neighbour(t, a)
+
+		conflict, drifted := apigeev1alpha1.ReasonKeyConflict, apigeev1alpha1.ReasonDrifted
+		pairs := map[string][]conflictAnswer{
+			"on the app holding the key": {
+				guess(t, a, nsB, "managed", "managedKey", appName, false, conflict),
+				guess(t, a, nsB, "unmanaged", "portalKey", appName, false, conflict)},
+			"on another app": {
+				guess(t, a, nsB, "managed-far", "managedKey", "other-app", false, conflict),
+				guess(t, a, nsB, "unmanaged-far", "portalKey", "other-app", false, conflict)},
+			"ObserveOnly": {
+				guess(t, a, nsB, "managed-observe", "managedKey", appName, true, drifted),
+				guess(t, a, nsB, "unmanaged-observe", "portalKey", appName, true, drifted),
+				guess(t, a, nsB, "absent-observe", "managedKey", "other-app", true, drifted)},
+		}
+		for what, answers := range pairs {
+			for i, got := range answers {
+				if got.intentLeft {
+					t.Errorf("%s, guess %d: an import-pending annotation was left behind", what, i)
+				}
+				if got != answers[0] {
+					t.Errorf("%s, guess %d answers differently from guess 0:\n%+v\n%+v", what, i, got, answers[0])
+				}
+			}
+		}
+		if pairs["on the app holding the key"][0].message != pairs["on another app"][0].message {
+			t.Error("a key on this app and a key elsewhere get different conflict messages")
+		}
+		if c := a.key(t, appName, "managedKey"); c == nil || c.ConsumerSecret != "managedSecret" {
+			t.Errorf("team-a's key was changed: %+v", c)
+		}
+		if got := readyCondition(get(t, nsA, "orders")); got.Reason != apigeev1alpha1.ReasonConverged {
+			t.Errorf("team-a's key left Ready: %+v", got)
+		}
+	})
+}
