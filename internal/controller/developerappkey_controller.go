@@ -113,8 +113,7 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 		return nil, err
 	}
 	if !conn.ready() {
-		return nil, terminal(apigeev1alpha1.ReasonConnectionNotReady,
-			"connection "+conn.object.GetName()+" is not Ready"+conn.notReadyReason()+": see its status")
+		return nil, connectionNotReady(conn)
 	}
 	loc := locationFor(conn, &k.Spec)
 	if err := checkLocation(k, loc, conn.object.GetName()); err != nil {
@@ -148,6 +147,18 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	err = scopedNotFound(conn, k, err)
 	r.refusals.remember(name, inputs, err, r.now().Add(r.requeueAfter(k)))
 	return run, err
+}
+
+// connectionNotReady stops a key whose connection is not Ready. An
+// organization that is not answering (Unreachable) is a wait, not a
+// verdict: a key that was Ready stays Ready, as it still works in Apigee,
+// and Synced says why nothing is checked; the organization's gate wakes it.
+func connectionNotReady(conn *connection) error {
+	msg := "connection " + conn.object.GetName() + " is not Ready" + conn.notReadyReason() + ": see its status"
+	if conn.notReadyReason() == " ("+apigeev1alpha1.ReasonUnreachable+")" {
+		return &conditionError{reason: apigeev1alpha1.ReasonConnectionNotReady, message: msg, wait: true}
+	}
+	return terminal(apigeev1alpha1.ReasonConnectionNotReady, msg)
 }
 
 // syncKey observes the key's app, converges it and runs its lifecycle.
