@@ -71,7 +71,11 @@ type keyRun struct {
 	withheld []string
 	// heldGenerated: a generated key to delete waits for a peer.
 	heldGenerated bool
-	now           time.Time
+	// pending is this object's signed import intent that its status does
+	// not record, as the run found it: an earlier run may have created
+	// that key and lost the status write that recorded it.
+	pending *importIntent
+	now     time.Time
 }
 
 func (run *keyRun) ref() apigee.KeyRef {
@@ -82,7 +86,7 @@ func (run *keyRun) ref() apigee.KeyRef {
 // the read: it imports optimistically and a 409 means "read and converge".
 // An object marked for adoption reads first, as its key should exist.
 func (run *keyRun) observe(ctx context.Context) error {
-	if firstImport(run.k) {
+	if firstImport(run.k) && run.pending == nil {
 		return nil
 	}
 	if err := run.readApp(ctx, false); err != nil {
@@ -433,7 +437,7 @@ func (run *keyRun) foundOrigin() apigeev1alpha1.KeyOrigin {
 			return p.Origin
 		}
 	}
-	if in := run.r.intents.read(run.k); in != nil && in.Fingerprint == run.fp && sameLocation(in.Location, run.loc) {
+	if in := run.pending; in != nil && in.Fingerprint == run.fp && sameLocation(in.Location, run.loc) {
 		return apigeev1alpha1.KeyOriginCreated
 	}
 	return apigeev1alpha1.KeyOriginAdopted
@@ -449,18 +453,23 @@ func (run *keyRun) owns() bool {
 // period; a previous key that becomes current again (a rotation back)
 // leaves previousKeys, so its old retirement can never delete it.
 func (run *keyRun) claim(origin apigeev1alpha1.KeyOrigin) {
+	run.claimAt(run.fp, run.loc, origin)
+}
+
+// claimAt records the key fp at loc as the managed key (claim for a key
+// other than the Secret's: one an earlier run imported).
+func (run *keyRun) claimAt(fp string, loc apigeev1alpha1.KeyLocation, origin apigeev1alpha1.KeyOrigin) {
 	st := &run.k.Status
 	old := st.ConsumerKeyFingerprint
-	if old != "" && old != run.fp && !run.hasPrevious(old) {
+	if old != "" && old != fp && !run.hasPrevious(old) {
 		oldLoc, _ := recordedLocation(run.k, run.loc)
 		retire := metav1.NewTime(run.now.Add(run.k.Spec.Rotation.EffectiveGracePeriod()))
 		run.previous = append(run.previous, apigeev1alpha1.PreviousKey{Fingerprint: old, RetireAfter: retire, Location: &oldLoc, Origin: st.KeyOrigin})
 		run.r.event(run.k, corev1.EventTypeNormal, "Rotated", "RotateKey",
-			fmt.Sprintf("Key %s replaces %s, which keeps working until %s", run.fp, old, retire.UTC().Format(time.RFC3339)))
+			fmt.Sprintf("Key %s replaces %s, which keeps working until %s", fp, old, retire.UTC().Format(time.RFC3339)))
 	}
-	run.forgetPrevious(run.fp)
-	loc := run.loc
-	st.ConsumerKeyFingerprint, st.Location, st.Organization, st.KeyOrigin = run.fp, &loc, loc.Organization, origin
+	run.forgetPrevious(fp)
+	st.ConsumerKeyFingerprint, st.Location, st.Organization, st.KeyOrigin = fp, &loc, loc.Organization, origin
 }
 
 // adoptedKeyProtected stops the re-create of a key that was in Apigee

@@ -143,7 +143,7 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 	if err := r.refusals.repeat(name, inputs, r.now()); err != nil {
 		return nil, err
 	}
-	run, err := r.syncKey(ctx, k, c, string(conn.object.GetUID()), loc, creds, resync, mayApprove)
+	run, err := r.syncKey(ctx, k, c, conn, loc, creds, resync, mayApprove)
 	err = scopedNotFound(conn, k, err)
 	r.refusals.remember(name, inputs, err, r.now().Add(r.requeueAfter(k)))
 	return run, err
@@ -162,13 +162,16 @@ func connectionNotReady(conn *connection) error {
 }
 
 // syncKey observes the key's app, converges it and runs its lifecycle.
-func (r *DeveloperAppKeyReconciler) syncKey(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, connID string, loc apigeev1alpha1.KeyLocation, creds keyCredentials, resync bool, mayApprove bool) (*keyRun, error) {
-	run, err := r.newRun(ctx, k, c, connID, loc, creds)
+func (r *DeveloperAppKeyReconciler) syncKey(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, c apigee.Client, conn *connection, loc apigeev1alpha1.KeyLocation, creds keyCredentials, resync bool, mayApprove bool) (*keyRun, error) {
+	run, err := r.newRun(ctx, k, c, string(conn.object.GetUID()), loc, creds)
 	if err != nil {
 		return run, err
 	}
 	run.mayApprove = mayApprove
 	run.snapshotsSince = r.snapshotsSince(k, resync)
+	if err := run.settlePendingImport(ctx, conn); err != nil {
+		return run, err
+	}
 	if err := run.observe(ctx); err != nil {
 		return run, err
 	}

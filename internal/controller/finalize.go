@@ -124,20 +124,21 @@ func keepsCurrentKey(k *apigeev1alpha1.DeveloperAppKey) bool {
 		(k.Status.ConsumerKeyFingerprint != "" && !deletable(k, k.Status.KeyOrigin))
 }
 
-// deleteManagedKeys deletes every key the object records, and an import
-// that was in flight, after a fresh read of the app. Keys recorded where
-// the connection no longer reaches block the deletion with a message.
+// deleteManagedKeys deletes every key the object records, at the location
+// recorded for it, and an import that was in flight, after a fresh read of
+// the app. Keys recorded in an organization the connection no longer
+// reaches, or outside its grant, block the deletion with a message.
 func (r *DeveloperAppKeyReconciler) deleteManagedKeys(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey) error {
 	conn, err := r.connections.Get(ctx, k.Spec.ConnectionRef, k.Namespace)
 	if err != nil {
 		return deletionBlocked(err)
 	}
 	target := locationFor(conn, &k.Spec)
-	if err := checkLocation(k, target, conn.object.GetName()); err != nil {
-		return deletionBlocked(err)
-	}
-	if err := checkDeleteGranted(conn, k, target); err != nil {
-		return deletionBlocked(err)
+	rec, recorded := recordedLocation(k, target)
+	if recorded {
+		if err := checkDeletable(conn, k, rec, target); err != nil {
+			return deletionBlocked(err)
+		}
 	}
 	c, err := r.connections.ClientFor(ctx, conn)
 	if err != nil {
@@ -146,16 +147,26 @@ func (r *DeveloperAppKeyReconciler) deleteManagedKeys(ctx context.Context, k *ap
 	if _, err := r.enterOrganization(k, conn); err != nil {
 		return err
 	}
-	rec, ok := recordedLocation(k, target)
-	if ok {
+	if recorded {
 		if err := r.deleteRecordedKeys(ctx, c, k, rec); err != nil {
 			return deletionBlocked(err)
 		}
 	}
-	if err := r.deletePendingImport(ctx, c, k, target); err != nil {
+	if err := r.deletePendingImport(ctx, c, k, conn, target); err != nil {
 		return deletionBlocked(err)
 	}
 	return nil
+}
+
+// checkDeletable: the operator deletes keys at loc only in the
+// organization the connection reaches (target's) and inside its grant.
+// The spec may name another app there since (an edit after a lost status
+// write): the keys are deleted where they live.
+func checkDeletable(conn *connection, k *apigeev1alpha1.DeveloperAppKey, loc, target apigeev1alpha1.KeyLocation) error {
+	if !sameOrganization(loc, target) {
+		return locationChanged(loc, "connection "+conn.object.GetName()+" now reaches "+describeLocation(target))
+	}
+	return checkDeleteGranted(conn, k, loc)
 }
 
 // deleteRecordedKeys deletes the keys status records at rec, found by
@@ -218,13 +229,13 @@ func (r *DeveloperAppKeyReconciler) deleteByFingerprint(ctx context.Context, c a
 // reveals nothing), and the key is this object's only when the key found
 // there has the Secret's key and secret; otherwise it stops with
 // ImportUnconfirmed rather than guess.
-func (r *DeveloperAppKeyReconciler) deletePendingImport(ctx context.Context, c apigee.Client, k *apigeev1alpha1.DeveloperAppKey, target apigeev1alpha1.KeyLocation) error {
+func (r *DeveloperAppKeyReconciler) deletePendingImport(ctx context.Context, c apigee.Client, k *apigeev1alpha1.DeveloperAppKey, conn *connection, target apigeev1alpha1.KeyLocation) error {
 	in := r.intents.read(k)
 	if in == nil || recordsAt(k, in.Fingerprint, in.Location) || !deletable(k, apigeev1alpha1.KeyOriginCreated) {
 		return nil
 	}
-	if !sameOrganization(in.Location, target) {
-		return locationChanged(in.Location, "the connection reaches "+describeLocation(target))
+	if err := checkDeletable(conn, k, in.Location, target); err != nil {
+		return err
 	}
 	app, err := r.freshApp(ctx, c, in.Location)
 	if app == nil || err != nil {

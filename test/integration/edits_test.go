@@ -2,14 +2,18 @@ package integration
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
 )
 
@@ -79,4 +83,125 @@ func TestReadyKeyStaysReadyWhileOrganizationHeld(t *testing.T) {
 	if n := drops(); n != 0 {
 		t.Errorf("Ready dropped %d times while the organization was held", n)
 	}
+}
+
+// onFirstImport runs edit once, when Apigee has created the namespace's
+// first key but before the operator sees the answer: the status write
+// that would record the key then conflicts with the edit and is lost.
+type onFirstImport struct {
+	mu   sync.Mutex
+	ns   string
+	edit func()
+	done bool
+}
+
+func (h *onFirstImport) onCall(c emulator.Call) {
+	if c.Operation != emulator.OpCreateKey || c.Status/100 != 2 {
+		return
+	}
+	h.mu.Lock()
+	if h.ns == "" || h.done {
+		h.mu.Unlock()
+		return
+	}
+	h.done = true
+	edit := h.edit
+	h.mu.Unlock()
+	edit()
+}
+
+func (h *onFirstImport) arm(ns string, edit func()) {
+	h.mu.Lock()
+	h.ns, h.edit = ns, edit
+	h.mu.Unlock()
+}
+
+// editObject changes the object straight through the API server, from
+// inside an emulator call (no test helpers that fail the test there).
+func editObject(ns, name string, change func(*apigeev1alpha1.DeveloperAppKey)) {
+	ctx := context.Background()
+	for range 20 {
+		k := &apigeev1alpha1.DeveloperAppKey{}
+		if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, k); err != nil {
+			continue
+		}
+		change(k)
+		if err := k8s.Update(ctx, k); err == nil {
+			return
+		}
+	}
+}
+
+// TestAppEditDuringImportLosesNoKey (issue 21, 4): spec.app changes while
+// the first import is in flight, and the status write recording the key is
+// lost. The next run finds the key where its signed intent says, records it
+// there, and stops with LocationChanged instead of importing on the new
+// app; deleting the object deletes the key it created. No key is left that
+// nobody records.
+func TestAppEditDuringImportLosesNoKey(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		hook := &onFirstImport{}
+		a, ns := setup(t, d, func(o *emulator.Options) { o.OnCall = hook.onCall })
+		hook.arm(ns, func() {
+			editObject(ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) { k.Spec.App = "other-app" })
+		})
+		create(t, credentialsSecret(ns, "creds", "editedKey", "editedSecret"))
+		create(t, newKey(ns, "orders", "creds"))
+
+		k := waitReason(t, ns, "orders", apigeev1alpha1.ReasonLocationChanged)
+		if loc := k.Status.Location; k.Status.ConsumerKeyFingerprint != apigee.Fingerprint("editedKey") || loc == nil || loc.App != appName ||
+			k.Status.KeyOrigin != apigeev1alpha1.KeyOriginCreated {
+			t.Fatalf("status should record the key on %s as the operator's own: %+v", appName, k.Status)
+		}
+		if a.key(t, appName, "editedKey") == nil {
+			t.Fatal("the imported key is gone")
+		}
+		for _, c := range a.emu.CallLog() {
+			if c.Operation == emulator.OpCreateKey && strings.Contains(c.Path, "/apps/other-app") {
+				t.Errorf("the edit made the operator import on the new app before resolving the old one: %v", c)
+			}
+		}
+
+		deleteKey(t, ns, "orders")
+		waitGone(t, ns, "orders")
+		if a.key(t, appName, "editedKey") != nil || len(deletesOf(a.emu.CallLog(), "editedKey")) != 1 {
+			t.Errorf("deleting the object should delete the key it created, once")
+		}
+	})
+}
+
+// TestConsumerKeyEditDuringImportLosesNoKey (issue 21, 4): the Secret
+// changes to K2 while K1's first import is in flight, and the status write
+// recording K1 is lost. The next run records K1 from its intent and
+// rotates to K2 as any rotation does: K1 is a previous key, retired after
+// its grace period, never left working and unrecorded.
+func TestConsumerKeyEditDuringImportLosesNoKey(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		hook := &onFirstImport{}
+		a, ns := setup(t, d, func(o *emulator.Options) { o.OnCall = hook.onCall })
+		hook.arm(ns, func() {
+			ctx := context.Background()
+			s := &corev1.Secret{}
+			if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "creds"}, s); err == nil {
+				s.Data["consumerKey"], s.Data["consumerSecret"] = []byte("secondKey"), []byte("secondSecret")
+				_ = k8s.Update(ctx, s)
+			}
+			editObject(ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) {
+				if k.Labels == nil {
+					k.Labels = map[string]string{}
+				}
+				k.Labels["edited"] = "true"
+			})
+		})
+		create(t, credentialsSecret(ns, "creds", "firstKey", "firstSecret"))
+		create(t, rotatingKey(ns, 2*time.Second, ""))
+
+		waitRotated(t, ns, "firstKey", "secondKey")
+		eventually(t, "the first key retired", func() (bool, string) {
+			return a.key(t, appName, "firstKey") == nil && len(get(t, ns, "orders").Status.PreviousKeys) == 0, "not yet"
+		})
+		if a.key(t, appName, "secondKey") == nil {
+			t.Fatal("the second key is missing")
+		}
+	})
 }
