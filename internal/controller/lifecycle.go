@@ -106,6 +106,15 @@ func (run *keyRun) lifecycle(ctx context.Context) error {
 		}
 		return nil
 	}
+	if len(run.previous) >= maxPreviousKeys {
+		// A renewal now would retire a replaced key before its grace
+		// period ends (the rotation ceiling): it waits for the oldest to
+		// retire, which brings the object back.
+		run.r.event(k, corev1.EventTypeNormal, "RenewalDeferred", "RenewKey", fmt.Sprintf(
+			"The %s renewal waits until %s, when the oldest of the %d replaced keys still working retires",
+			trigger, run.previous[0].RetireAfter.UTC().Format(time.RFC3339), len(run.previous)))
+		return nil
+	}
 	if err := run.r.renewSecret(ctx, k, run.creds, trigger); err != nil {
 		return err
 	}

@@ -249,8 +249,8 @@ func whenFresh(in planInput, steps ...action) []action {
 // the current key is never retired.
 func retireSteps(in planInput) []action {
 	var due []apigeev1alpha1.PreviousKey
-	for _, p := range in.previousKeys {
-		if !in.now.Before(p.RetireAfter.Time) && (p.Location == nil || sameLocation(*p.Location, in.location)) {
+	for i, p := range in.previousKeys {
+		if dueForRetirement(in, i) && (p.Location == nil || sameLocation(*p.Location, in.location)) {
 			due = append(due, p)
 		}
 	}
@@ -281,6 +281,19 @@ func retireSteps(in planInput) []action {
 		}
 	}
 	return out
+}
+
+// maxPreviousKeys bounds the rotated-out keys an object keeps working, so
+// that rotations in quick succession cannot pile up live keys (each valid
+// for its grace period) on an app: at most maxPreviousKeys+1 keys of one
+// object work at once.
+const maxPreviousKeys = 2
+
+// dueForRetirement: the i-th previous key's grace period has ended, or it
+// is among the oldest beyond maxPreviousKeys (previousKeys is in the order
+// the keys were replaced).
+func dueForRetirement(in planInput, i int) bool {
+	return i < len(in.previousKeys)-maxPreviousKeys || !in.now.Before(in.previousKeys[i].RetireAfter.Time)
 }
 
 func forgetAll(due []apigeev1alpha1.PreviousKey) []action {

@@ -243,6 +243,21 @@ func TestPlan(t *testing.T) {
 				c.Products = []apigee.ProductStatus{{Name: "read", Status: "approved"}, {Name: "admin", Status: "pending"}}
 			})},
 			[]string{"revoke product read"}},
+		{"past the rotation ceiling the oldest replaced key is retired inside its grace period",
+			planInput{spec: spec(), secret: "s3cret", current: converged(), fresh: true, now: t0, location: here,
+				app: appWith(*converged(), apigee.Credential{ConsumerKey: "k1"}, apigee.Credential{ConsumerKey: "k2"}, apigee.Credential{ConsumerKey: "k3"}),
+				previousKeys: []apigeev1alpha1.PreviousKey{
+					{Fingerprint: apigee.Fingerprint("k1"), RetireAfter: metav1.NewTime(t0.Add(time.Hour)), Location: &here},
+					{Fingerprint: apigee.Fingerprint("k2"), RetireAfter: metav1.NewTime(t0.Add(2 * time.Hour)), Location: &here},
+					{Fingerprint: apigee.Fingerprint("k3"), RetireAfter: metav1.NewTime(t0.Add(3 * time.Hour)), Location: &here}}},
+			[]string{"delete rotated-out key " + apigee.Fingerprint("k1")}},
+		{"at the rotation ceiling replaced keys keep their grace period",
+			planInput{spec: spec(), secret: "s3cret", current: converged(), fresh: true, now: t0, location: here,
+				app: appWith(*converged(), apigee.Credential{ConsumerKey: "k2"}, apigee.Credential{ConsumerKey: "k3"}),
+				previousKeys: []apigeev1alpha1.PreviousKey{
+					{Fingerprint: apigee.Fingerprint("k2"), RetireAfter: metav1.NewTime(t0.Add(2 * time.Hour)), Location: &here},
+					{Fingerprint: apigee.Fingerprint("k3"), RetireAfter: metav1.NewTime(t0.Add(3 * time.Hour)), Location: &here}}},
+			[]string{}},
 		{"Delete waits until our key converges",
 			planInput{spec: spec(deleteAuto), secret: "s3cret", current: converged(func(c *apigee.Credential) { c.Status = "revoked" }), app: appWith(auto)},
 			[]string{"approve the key"}},
