@@ -162,8 +162,18 @@ func (run *keyRun) planInput() planInput {
 	return planInput{
 		spec: &run.k.Spec, secret: run.creds.secret, current: run.current, recorded: run.owns(), app: run.app, fresh: run.fresh,
 		location: run.loc, previousKeys: run.previous, managedByOthers: run.peers.managed,
-		unclaimedPeers: run.peers.unclaimed, approvalWithheld: !run.mayApprove, origin: run.k.Status.KeyOrigin, now: run.now,
+		unclaimedPeers: run.peers.unclaimed, approvalWithheld: !run.mayApprove, origin: run.k.Status.KeyOrigin,
+		serving: servingFingerprint(run.creds), now: run.now,
 	}
+}
+
+// servingFingerprint is the fingerprint of the key the Secret's fields
+// hold while a renewal is staged; "" otherwise.
+func servingFingerprint(c keyCredentials) string {
+	if c.serving == "" {
+		return ""
+	}
+	return apigee.Fingerprint(c.serving)
 }
 
 // recordDrift lists what differs, reading the app afresh first: with a

@@ -24,6 +24,29 @@ type keyCredentials struct {
 	generated bool
 	// version is the Secret's resourceVersion.
 	version string
+	// serving is the consumer key the Secret's own fields still hold while
+	// a renewal is staged (key and secret are then the staged values): it
+	// keeps working until the Secret switches to the new key.
+	serving string
+}
+
+// stagedField is where a renewal stages a new value before it takes
+// field's place: the fields workloads read keep the working key until
+// Apigee has the new one ready.
+func stagedField(field string) string { return field + ".next" }
+
+// stagedCredentials are the values a renewal staged in the Secret; ok is
+// false when none are staged.
+func stagedCredentials(s *corev1.Secret, src *apigeev1alpha1.CredentialsSource) (keyCredentials, bool, error) {
+	if _, ok := s.Data[stagedField(src.KeyField())]; !ok {
+		return keyCredentials{}, false, nil
+	}
+	key, err := credentialValue(s, stagedField(src.KeyField()), "staged consumer key")
+	if err != nil {
+		return keyCredentials{}, true, err
+	}
+	secret, err := credentialValue(s, stagedField(src.SecretField()), "staged consumer secret")
+	return keyCredentials{key: key, secret: secret}, true, err
 }
 
 // readCredentials reads the key's Secret through the API reader (Secret
@@ -46,9 +69,20 @@ func (r *DeveloperAppKeyReconciler) readCredentials(ctx context.Context, k *apig
 		return keyCredentials{}, err
 	}
 	creds, err := credentialsFrom(s, &k.Spec.Credentials)
+	if err != nil {
+		return creds, err
+	}
 	creds.generated = k.Spec.Credentials.Generate && metav1.IsControlledBy(s, k)
 	creds.version = s.ResourceVersion
-	return creds, err
+	if !creds.generated {
+		return creds, nil // a Secret the user supplies has no staged values
+	}
+	staged, ok, err := stagedCredentials(s, &k.Spec.Credentials)
+	if !ok || err != nil {
+		return creds, err
+	}
+	staged.generated, staged.version, staged.serving = true, creds.version, creds.key
+	return staged, nil
 }
 
 // restoreOrGenerateSecret recreates a missing generated Secret. Once a key

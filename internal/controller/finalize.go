@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -256,15 +257,20 @@ func (r *DeveloperAppKeyReconciler) deletePendingImport(ctx context.Context, c a
 }
 
 // secretHolds reports whether the credentials Secret still holds exactly
-// this key and secret.
+// this key and secret, in its fields or staged by a renewal.
 func (r *DeveloperAppKeyReconciler) secretHolds(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, cred *apigee.Credential) bool {
 	s := &corev1.Secret{}
 	name := types.NamespacedName{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
 	if err := r.apiReader.Get(withoutBodyLogs(ctx), name, s); err != nil {
 		return false
 	}
+	holds := func(c keyCredentials) bool { return c.key == cred.ConsumerKey && c.secret == cred.ConsumerSecret }
 	creds, err := credentialsFrom(s, &k.Spec.Credentials)
-	return err == nil && creds.key == cred.ConsumerKey && creds.secret == cred.ConsumerSecret
+	if err == nil && holds(creds) {
+		return true
+	}
+	staged, ok, err := stagedCredentials(s, &k.Spec.Credentials)
+	return ok && err == nil && metav1.IsControlledBy(s, k) && holds(staged)
 }
 
 // releaseSecret removes this object's owner reference from its Secret

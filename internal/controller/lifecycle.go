@@ -84,6 +84,11 @@ func (run *keyRun) lifecycle(ctx context.Context) error {
 	if cur == nil || !run.owns() || k.Spec.ManagementPolicy == apigeev1alpha1.ManagementPolicyObserveOnly {
 		return nil // ObserveOnly changes nothing, the Secret included
 	}
+	if run.creds.serving != "" {
+		// The staged key is in Apigee and converged: now the Secret may
+		// hold it.
+		return run.r.switchSecret(ctx, k, run.creds)
+	}
 	// Whole seconds, as status stores them: the requeue for the renewal
 	// then never comes before the renewal is due.
 	seen := apigee.Credential{IssuedAt: cur.IssuedAt.Truncate(time.Second), ExpiresAt: cur.ExpiresAt.Truncate(time.Second)}
@@ -124,31 +129,66 @@ func (run *keyRun) lifecycle(ctx context.Context) error {
 	return nil
 }
 
-// renewSecret writes a new random consumer key and secret into the
-// generated Secret. The Secret watch brings the object back and the
-// rotation imports the new key, keeping the old one for its grace period.
+// renewSecret stages a new random consumer key and secret in the generated
+// Secret, beside the fields workloads read. The Secret watch brings the
+// object back, the run imports and converges the staged key, and only then
+// does switchSecret put it in the Secret's fields: an Apigee that refuses
+// the import leaves the Secret holding the key that works.
 func (r *DeveloperAppKeyReconciler) renewSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, current keyCredentials, trigger string) error {
-	ctx = withoutBodyLogs(ctx)
-	s := &corev1.Secret{}
-	name := client.ObjectKey{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
-	if err := r.apiReader.Get(ctx, name, s); err != nil {
+	s, ok, err := r.generatedSecretHolding(ctx, k, current)
+	if err != nil || !ok {
 		return err
 	}
-	if held, err := credentialsFrom(s, &k.Spec.Credentials); err != nil || held.key != current.key || held.secret != current.secret ||
-		!metav1.IsControlledBy(s, k) {
-		return nil // someone changed or replaced it since: their values win, never overwritten
-	}
 	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	s.Data[k.Spec.Credentials.KeyField()] = []byte(randomCredential(32))
-	s.Data[k.Spec.Credentials.SecretField()] = []byte(randomCredential(64))
-	if err := r.client.Patch(ctx, s, patch); err != nil {
+	s.Data[stagedField(k.Spec.Credentials.KeyField())] = []byte(randomCredential(32))
+	s.Data[stagedField(k.Spec.Credentials.SecretField())] = []byte(randomCredential(64))
+	if err := r.client.Patch(withoutBodyLogs(ctx), s, patch); err != nil {
 		return err
 	}
 	r.metrics.renewed(k.Namespace, trigger)
-	r.event(k, corev1.EventTypeNormal, "Renewed", "RenewKey", fmt.Sprintf(
-		"Wrote a new consumer key and secret into Secret %q (%s renewal); the current key keeps working for the grace period once the new one is Ready",
-		name.Name, trigger))
+	r.event(k, corev1.EventTypeNormal, "RenewalStaged", "RenewKey", fmt.Sprintf(
+		"Staged a new consumer key and secret in Secret %q (%s renewal); its fields switch to them in one update once Apigee has the new key ready",
+		s.Name, trigger))
 	return nil
+}
+
+// switchSecret puts the staged key, now converged in Apigee, in the
+// Secret's fields and drops the staged ones, in one update: workloads see
+// the new key only once it works, and the old one keeps working for its
+// grace period from then.
+func (r *DeveloperAppKeyReconciler) switchSecret(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, staged keyCredentials) error {
+	s, ok, err := r.generatedSecretHolding(ctx, k, keyCredentials{key: staged.serving})
+	if err != nil || !ok {
+		return err
+	}
+	src := &k.Spec.Credentials
+	if now, has, err := stagedCredentials(s, src); err != nil || !has || now.key != staged.key || now.secret != staged.secret {
+		return err // staged again or changed since: the next run decides
+	}
+	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	s.Data[src.KeyField()], s.Data[src.SecretField()] = []byte(staged.key), []byte(staged.secret)
+	delete(s.Data, stagedField(src.KeyField()))
+	delete(s.Data, stagedField(src.SecretField()))
+	if err := r.client.Patch(withoutBodyLogs(ctx), s, patch); err != nil {
+		return err
+	}
+	r.event(k, corev1.EventTypeNormal, "Renewed", "RenewKey", fmt.Sprintf(
+		"Secret %q now holds the renewed key %s; the replaced key keeps working for the grace period", s.Name, apigee.Fingerprint(staged.key)))
+	return nil
+}
+
+// generatedSecretHolding reads the Secret this object generated, if it
+// still holds want's key (and secret, when given) in its fields: someone
+// who changed or replaced it since wins, and is never overwritten.
+func (r *DeveloperAppKeyReconciler) generatedSecretHolding(ctx context.Context, k *apigeev1alpha1.DeveloperAppKey, want keyCredentials) (*corev1.Secret, bool, error) {
+	s := &corev1.Secret{}
+	name := client.ObjectKey{Namespace: k.Namespace, Name: k.Spec.Credentials.SecretRef.Name}
+	if err := r.apiReader.Get(withoutBodyLogs(ctx), name, s); err != nil {
+		return nil, false, err
+	}
+	held, err := credentialsFrom(s, &k.Spec.Credentials)
+	ok := err == nil && metav1.IsControlledBy(s, k) && held.key == want.key && (want.secret == "" || held.secret == want.secret)
+	return s, ok, nil
 }
 
 // warnExpiringSoon sends the KeyExpiringSoon warning once per key.

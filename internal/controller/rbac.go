@@ -2,9 +2,10 @@ package controller
 
 // The operator's permissions, generated into config/rbac/role.yaml and the
 // Helm chart by `make manifests`. Secrets need list and watch for the
-// metadata-only watch, create for credentials.generate, and patch only to
-// remove its own owner reference from a generated Secret whose key is
-// orphaned; the operator never changes Secret data or deletes a Secret.
+// metadata-only watch, create for credentials.generate and the records
+// Secret, and patch only for Secrets it generated: to stage and switch a
+// renewed key, and to remove its own owner reference when the key is
+// orphaned. It never changes a Secret the user supplies or deletes one.
 //
 // +kubebuilder:rbac:groups=apigee.keyoperator.io,resources=developerappkeys,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=apigee.keyoperator.io,resources=developerappkeys/status,verbs=get;update;patch

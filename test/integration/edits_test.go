@@ -270,3 +270,54 @@ func TestRotationCeiling(t *testing.T) {
 	}
 	waitEvent(t, ns, "orders", corev1.EventTypeWarning, "RotationCeiling")
 }
+
+// TestRenewalSwitchesTheSecretLast (issue 21, 5): with Apigee refusing
+// imports (503), a rotate request stages the new key beside the Secret's
+// fields, which keep the working key for the whole outage. When Apigee
+// answers again the new key is imported and converged first, then the
+// Secret's fields switch to it in one update; the old key keeps working.
+// At every read of the Secret during the sequence Apigee holds its key.
+func TestRenewalSwitchesTheSecretLast(t *testing.T) {
+	a, ns := setup(t, emulator.X)
+	gen := newKey(ns, "generated", "gen-creds")
+	gen.Spec.Credentials.Generate = true
+	gen.Spec.Rotation.GracePeriod = metav1.Duration{Duration: time.Hour}
+	create(t, gen)
+	waitConverged(t, ns, "generated")
+	old := string(getSecret(t, ns, "gen-creds").Data["consumerKey"])
+	servesAWorkingKey := func() string {
+		s := getSecret(t, ns, "gen-creds")
+		key, secret := string(s.Data["consumerKey"]), string(s.Data["consumerSecret"])
+		if c := a.key(t, appName, key); c == nil || c.ConsumerSecret != secret {
+			t.Fatalf("the Secret holds a key Apigee does not accept")
+		}
+		return key
+	}
+
+	a.emu.InjectFault(emulator.Fault{Operation: emulator.OpCreateKey, Status: 503})
+	annotate(t, ns, "generated", apigeev1alpha1.RotateAnnotation, "during-outage")
+	eventually(t, "the new key staged", func() (bool, string) {
+		servesAWorkingKey()
+		_, staged := getSecret(t, ns, "gen-creds").Data["consumerKey.next"]
+		return staged && a.emu.Calls(emulator.OpCreateKey) > 0, "not yet"
+	})
+	for range 10 { // the outage goes on: the Secret keeps the working key
+		if got := servesAWorkingKey(); got != old {
+			t.Fatal("the Secret's fields changed before Apigee had the new key")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	a.emu.ClearFaults()
+	eventually(t, "the Secret switched to the renewed key", func() (bool, string) {
+		key := servesAWorkingKey()
+		_, staged := getSecret(t, ns, "gen-creds").Data["consumerKey.next"]
+		return key != old && !staged, "not yet"
+	})
+	k := waitConverged(t, ns, "generated")
+	if k.Status.ConsumerKeyFingerprint != apigee.Fingerprint(servesAWorkingKey()) || len(k.Status.PreviousKeys) != 1 ||
+		k.Status.PreviousKeys[0].Fingerprint != apigee.Fingerprint(old) || a.key(t, appName, old) == nil {
+		t.Errorf("after the switch the new key is current and the old one keeps working: %+v", k.Status)
+	}
+	waitEvent(t, ns, "generated", corev1.EventTypeNormal, "Renewed")
+}
