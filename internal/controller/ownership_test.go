@@ -2,6 +2,7 @@ package controller
 
 import (
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -96,5 +97,43 @@ func TestMayBeSameDeveloper(t *testing.T) {
 	}
 	if !mayBeSameDeveloper("id-9", apigeev1alpha1.KeyLocation{Developer: "dev@a.example.com"}) {
 		t.Error("an ID against an email whose ID is not known yet may be the same")
+	}
+}
+
+// TestPeerHoldIsBounded (issue 20, 4): an object that never records its
+// key holds back the app's generated-key delete for peerHold from its
+// creation, and not at all once it records a key, is being deleted, or is
+// on another developer.
+func TestPeerHoldIsBounded(t *testing.T) {
+	created := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	loc := apigeev1alpha1.KeyLocation{Developer: "dev@a.example.com", DeveloperID: "id-1", App: "orders-app"}
+	self := &apigeev1alpha1.DeveloperAppKey{}
+	self.UID, self.CreationTimestamp, self.Spec.Developer = "self", metav1.NewTime(created), "dev@a.example.com"
+	peer := func(change func(*apigeev1alpha1.DeveloperAppKey)) *apigeev1alpha1.DeveloperAppKey {
+		p := &apigeev1alpha1.DeveloperAppKey{}
+		p.UID, p.CreationTimestamp, p.Spec.Developer, p.Spec.App = "peer", metav1.NewTime(created), "dev@a.example.com", "orders-app"
+		if change != nil {
+			change(p)
+		}
+		return p
+	}
+	deleting := metav1.NewTime(created)
+	for _, c := range []struct {
+		reason string
+		p      *apigeev1alpha1.DeveloperAppKey
+		now    time.Time
+		holds  bool
+	}{
+		{"a new peer holds", peer(nil), created.Add(time.Minute), true},
+		{"the hold ends peerHold after the peer's creation", peer(nil), created.Add(peerHold), false},
+		{"a peer that recorded its key holds nothing", peer(func(p *apigeev1alpha1.DeveloperAppKey) { p.Status.ConsumerKeyFingerprint = "sha256:1" }), created, false},
+		{"a peer being deleted holds nothing", peer(func(p *apigeev1alpha1.DeveloperAppKey) { p.DeletionTimestamp = &deleting }), created, false},
+		{"a peer on another developer holds nothing", peer(func(p *apigeev1alpha1.DeveloperAppKey) { p.Spec.Developer = "nobody@b.example.com" }), created, false},
+		{"the object itself is no peer", self, created, false},
+	} {
+		end, holds := peerHoldsUntil(c.p, self, loc, c.now)
+		if holds != c.holds || (holds && !end.Equal(created.Add(peerHold))) {
+			t.Errorf("%s: holds %v until %s", c.reason, holds, end)
+		}
 	}
 }

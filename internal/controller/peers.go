@@ -139,16 +139,22 @@ func (r *DeveloperAppKeyReconciler) unclaimedPeer(ctx context.Context, k *apigee
 	now := r.now()
 	for i := range list.Items {
 		p := &list.Items[i]
-		end := p.CreationTimestamp.Add(peerHold)
-		if p.UID == k.UID || !p.DeletionTimestamp.IsZero() || len(recordedKeys(p)) > 0 ||
-			!now.Before(end) || !mayBeSameDeveloper(p.Spec.Developer, loc) {
-			continue
-		}
-		if r.peerReaches(ctx, p, loc) && end.After(until) {
+		end, holds := peerHoldsUntil(p, k, loc, now)
+		if holds && end.After(until) && r.peerReaches(ctx, p, loc) {
 			until = end
 		}
 	}
 	return until, nil
+}
+
+// peerHoldsUntil: p is another live object on the app that may be on the
+// same developer, has recorded no key yet and is within peerHold of its
+// creation, which end is.
+func peerHoldsUntil(p, k *apigeev1alpha1.DeveloperAppKey, loc apigeev1alpha1.KeyLocation, now time.Time) (end time.Time, holds bool) {
+	end = p.CreationTimestamp.Add(peerHold)
+	holds = p.UID != k.UID && p.DeletionTimestamp.IsZero() && len(recordedKeys(p)) == 0 &&
+		now.Before(end) && mayBeSameDeveloper(p.Spec.Developer, loc)
+	return end, holds
 }
 
 // peerReaches: the peer's connection is Ready and reaches this app inside
