@@ -321,3 +321,40 @@ func TestRenewalSwitchesTheSecretLast(t *testing.T) {
 	}
 	waitEvent(t, ns, "generated", corev1.EventTypeNormal, "Renewed")
 }
+
+// TestConnectionEditDuringImportLosesNoKey (issue 21, 4): spec.connectionRef
+// moves to a connection to another organization while the first import
+// is in flight, and the status write recording the key is lost. The
+// object stops with LocationChanged naming where the unresolved import
+// is, and imports nothing in the other organization; pointed back, it
+// records the key there as its own.
+func TestConnectionEditDuringImportLosesNoKey(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		hook := &onFirstImport{}
+		a, ns := setup(t, d, func(o *emulator.Options) { o.OnCall = hook.onCall })
+		other := newApigee(t, d, "elsewhere-"+ns)
+		create(t, connectionTo(ns, "elsewhere", other, "apigee-token"))
+		waitConnectionReady(t, ns, "elsewhere")
+		hook.arm(ns, func() {
+			editObject(ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) { k.Spec.ConnectionRef.Name = "elsewhere" })
+		})
+		create(t, credentialsSecret(ns, "creds", "movedKey", "movedSecret"))
+		create(t, newKey(ns, "orders", "creds"))
+
+		k := waitReason(t, ns, "orders", apigeev1alpha1.ReasonLocationChanged)
+		if msg := readyCondition(k).Message; !strings.Contains(msg, "is not resolved") || !strings.Contains(msg, a.emu.Organization()) {
+			t.Errorf("the message should say where the unresolved import is: %q", msg)
+		}
+		if n := other.emu.Calls(emulator.OpCreateKey); n != 0 {
+			t.Errorf("the operator imported in the other organization before resolving the first: %d creates", n)
+		}
+		update(t, ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) { k.Spec.ConnectionRef.Name = "prod" })
+		k = waitConverged(t, ns, "orders")
+		if k.Status.ConsumerKeyFingerprint != apigee.Fingerprint("movedKey") || k.Status.KeyOrigin != apigeev1alpha1.KeyOriginCreated {
+			t.Errorf("pointed back, the key should be recorded as the operator's own: %+v", k.Status)
+		}
+		if n := a.emu.Calls(emulator.OpCreateKey); n != 1 {
+			t.Errorf("the key was imported %d times, want once", n)
+		}
+	})
+}
