@@ -206,6 +206,10 @@ type ApigeeConnection struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec   ApigeeConnectionSpec `json:"spec"`
+	// A new object reads as status.observedGeneration 0 until the operator
+	// first writes its status, so kstatus (Flux, Config Sync) sees it
+	// InProgress, not Current.
+	// +kubebuilder:default={observedGeneration: 0}
 	Status ConnectionStatus     `json:"status,omitempty"`
 }
 

@@ -119,6 +119,10 @@ type ClusterApigeeConnection struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec   ClusterApigeeConnectionSpec `json:"spec"`
+	// A new object reads as status.observedGeneration 0 until the operator
+	// first writes its status, so kstatus (Flux, Config Sync) sees it
+	// InProgress, not Current.
+	// +kubebuilder:default={observedGeneration: 0}
 	Status ConnectionStatus            `json:"status,omitempty"`
 }
 

@@ -11,6 +11,16 @@ const (
 	// grants: reason Granted when spec.grants scope its namespaces,
 	// WholeOrganization when it has no grants.
 	ConditionScoped = "Scoped"
+	// ConditionStalled is True, with the Ready reason, while the object
+	// waits on a person (a conflict, a bad Secret, something not found or
+	// not granted, an expired key): kstatus, and so Flux, Config Sync and
+	// kpt, report it Failed. Absent otherwise.
+	ConditionStalled = "Stalled"
+	// ConditionReconciling is True, with the Ready reason, while an object
+	// that is not Ready is being worked on or waits for its turn, its
+	// connection or a transient failure to pass: kstatus reports it
+	// InProgress. Absent otherwise.
+	ConditionReconciling = "Reconciling"
 )
 
 // Condition reasons. Each one names a situation a person can act on; the

@@ -430,6 +430,10 @@ type DeveloperAppKey struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec   DeveloperAppKeySpec   `json:"spec"`
+	// A new object reads as status.observedGeneration 0 until the operator
+	// first writes its status, so kstatus (Flux, Config Sync) sees it
+	// InProgress, not Current.
+	// +kubebuilder:default={observedGeneration: 0}
 	Status DeveloperAppKeyStatus `json:"status,omitempty"`
 }
 

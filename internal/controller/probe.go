@@ -121,6 +121,7 @@ func (p *connectionProber) reconcile(ctx context.Context, conn *connection) (ctr
 		scoped.ObservedGeneration = conn.object.GetGeneration()
 		meta.SetStatusCondition(&conn.status.Conditions, scoped)
 	}
+	setProgress(&conn.status.Conditions, cond, after > 0 || retry != nil, conn.object.GetGeneration())
 	conn.status.ObservedGeneration = conn.object.GetGeneration()
 	if !equality.Semantic.DeepEqual(before, conn.status) {
 		if err := p.client.Status().Update(ctx, conn.object); err != nil {

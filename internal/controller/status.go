@@ -63,6 +63,7 @@ func setConditions(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *cond
 	ready.ObservedGeneration, synced.ObservedGeneration = gen, gen
 	meta.SetStatusCondition(&k.Status.Conditions, ready)
 	meta.SetStatusCondition(&k.Status.Conditions, synced)
+	setProgress(&k.Status.Conditions, ready, failure != nil && (failure.retry || failure.wait), gen)
 	k.Status.ObservedGeneration = gen
 }
 
