@@ -71,6 +71,13 @@ if generation ~= nil and (observed == nil or observed < generation) then
   return result("Progressing", "Waiting for the operator to observe generation " .. generation)
 end
 
+-- Stalled=True: the operator says the object waits on a person (its
+-- releases from kstatus support on), whatever the Ready reason.
+local stalled = condition(obj.status, "Stalled")
+if stalled ~= nil and stalled.status == "True" then
+  return result("Degraded", describe(stalled, "Stalled"))
+end
+
 if ready == nil then
   return result("Progressing", "Waiting for the Ready condition")
 end
