@@ -301,3 +301,36 @@ func TestNeighbourCannotHoldGeneratedKey(t *testing.T) {
 		}
 	})
 }
+
+// TestUnsignedIntentFromEarlierRelease: an object as a release before
+// signing left it when an upgrade cut its import short: the key is in
+// Apigee, the status records nothing, and the import-pending record is
+// unsigned. The new release proves nothing from that record (a tenant
+// could have written it), so it neither deletes nor re-creates the key:
+// it finds the key with the Secret's secret and adopts it, Ready.
+func TestUnsignedIntentFromEarlierRelease(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		a, ns := setup(t, d)
+		a.preImport(t, appName, "cutKey", "cutSecret") // the import that was cut short
+		loc := apigeev1alpha1.KeyLocation{Endpoint: a.srv.URL, Organization: a.emu.Organization(), Developer: developer, App: appName}
+		create(t, credentialsSecret(ns, "creds", "cutKey", "cutSecret"))
+		k := newKey(ns, "orders", "creds")
+		k.Annotations = map[string]string{apigeev1alpha1.ImportPendingAnnotation: forgedIntent(t, "cutKey", loc, "")}
+		k.Finalizers = []string{apigeev1alpha1.Finalizer}
+		a.emu.ResetCalls()
+		create(t, k)
+
+		got := waitConverged(t, ns, "orders")
+		if got.Status.ConsumerKeyFingerprint != apigee.Fingerprint("cutKey") || got.Status.KeyOrigin != apigeev1alpha1.KeyOriginAdopted {
+			t.Errorf("the key should be recorded, adopted: %+v", got.Status)
+		}
+		if n := len(deletesOf(a.emu.CallLog(), "cutKey")); n != 0 || a.key(t, appName, "cutKey") == nil {
+			t.Errorf("the upgrade deleted the key (%d deletes)", n)
+		}
+		for _, c := range a.emu.CallLog() {
+			if c.Operation == emulator.OpCreateKey && c.Status/100 == 2 {
+				t.Errorf("the key was created again: %v", c)
+			}
+		}
+	})
+}
