@@ -58,12 +58,21 @@ type edgeDeveloper struct {
 }
 
 type edgeOrganization struct {
-	Name           string   `json:"name"`
-	DisplayName    string   `json:"displayName"`
-	Type           string   `json:"type"`
-	Environments   []string `json:"environments"`
-	CreatedAt      int64    `json:"createdAt"`
-	LastModifiedAt int64    `json:"lastModifiedAt"`
+	Name           string         `json:"name"`
+	DisplayName    string         `json:"displayName"`
+	Type           string         `json:"type"`
+	Environments   []string       `json:"environments"`
+	Properties     edgeProperties `json:"properties"`
+	CreatedAt      int64          `json:"createdAt"`
+	LastModifiedAt int64          `json:"lastModifiedAt"`
+}
+
+// edgeProperties is the organization's properties.property[] list, as in
+// a real org's answer (apigee-client-php
+// tests/offline-test-data/v1/organizations/phpunit/GET.json); apigee-edge-js
+// reads it (Organization.getProperties) and fails without it.
+type edgeProperties struct {
+	Property []attribute `json:"property"`
 }
 
 type edgeError struct {
@@ -89,8 +98,8 @@ func (edgeWire) key(c apigee.Credential) any {
 }
 
 func (w edgeWire) app(a appSnapshot, withCredentials bool) any {
-	out := edgeApp{APIProducts: []string{}, AppFamily: "default", AppID: a.AppID, Attributes: []attribute{},
-		CreatedAt: millis(a.CreatedAt), Credentials: []edgeKey{}, DeveloperID: a.DeveloperID,
+	out := edgeApp{APIProducts: nonNil(a.Products), AppFamily: "default", AppID: a.AppID, Attributes: attributes(a.Attributes),
+		CallbackURL: a.CallbackURL, CreatedAt: millis(a.CreatedAt), Credentials: []edgeKey{}, DeveloperID: a.DeveloperID,
 		LastModifiedAt: millis(a.LastModifiedAt), Name: a.Name, Scopes: []string{}, Status: a.Status}
 	if withCredentials {
 		for _, c := range a.Credentials {
@@ -101,14 +110,19 @@ func (w edgeWire) app(a appSnapshot, withCredentials bool) any {
 }
 
 func (edgeWire) developer(d developerSnapshot, org string) any {
-	return edgeDeveloper{Apps: nonNil(d.Apps), Attributes: []attribute{}, Companies: []string{},
+	return edgeDeveloper{Apps: nonNil(d.Apps), Attributes: attributes(d.Attributes), Companies: []string{},
 		CreatedAt: millis(d.CreatedAt), DeveloperID: d.ID, Email: d.Email, FirstName: d.FirstName,
 		LastModifiedAt: millis(d.LastModifiedAt), LastName: d.LastName, OrganizationName: org,
-		Status: "active", UserName: d.UserName}
+		Status: d.Status, UserName: d.UserName}
 }
 
 func (edgeWire) organization(name string, created time.Time) any {
-	return edgeOrganization{Name: name, DisplayName: name, Type: "paid", Environments: []string{},
+	return edgeOrganization{Name: name, DisplayName: name, Type: "paid", Environments: []string{"prod", "test"},
+		Properties: edgeProperties{Property: []attribute{
+			{Name: "features.isSmbOrganization", Value: "false"},
+			{Name: "features.isCpsEnabled", Value: "true"},
+			{Name: "features.isHTTPStatusTooManyRequestEnabled", Value: "true"},
+		}},
 		CreatedAt: millis(created), LastModifiedAt: millis(created)}
 }
 

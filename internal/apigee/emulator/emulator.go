@@ -72,6 +72,11 @@ type Options struct {
 	// MaxCredentialsPerApp caps the keys of one app; an import beyond it
 	// answers 400. Edge's limit is 100; 0 = no cap.
 	MaxCredentialsPerApp int
+	// EdgeEmailsExactCase makes Edge find a developer's email in a path
+	// only in the case it was created with. By default Edge finds it in
+	// any case; which one real Edge does is not on record, so clients are
+	// tested against both (docs/emulator.md).
+	EdgeEmailsExactCase bool
 	// OnCall, if set, is called after every request with its (redacted) Call.
 	OnCall func(Call)
 }
@@ -130,17 +135,17 @@ func (e *Emulator) Handler(d Dialect) http.Handler {
 
 // --- seeding -----------------------------------------------------------------
 
-// AddDeveloper creates a developer (or finds the one with this email) and
-// returns its id, which works in paths in place of the email. The email is
-// stored in lower case, as X stores it.
+// AddDeveloper creates a developer (or finds the one with this email in
+// any case) and returns its id, which works in paths in place of the
+// email. The email is kept as written, as Edge keeps it; X accepts only
+// lower case, so seed X developers in lower case.
 func (e *Emulator) AddDeveloper(email string) (developerID string) {
-	email = normalDeveloper(email)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if d, err := e.s.developer(email); err == nil {
+	if d, err := e.s.developer(e.s.foldDeveloper(email)); err == nil {
 		return d.id
 	}
-	d, _ := e.s.createDeveloper(email, "", "", email, newUUID(), e.now())
+	d, _ := e.s.createDeveloper(developerRequest{Email: email, UserName: email}, newUUID(), e.now())
 	if d == nil {
 		return ""
 	}
@@ -166,7 +171,7 @@ func (e *Emulator) AddProduct(name string, approval string, options ...ProductOp
 	defer e.mu.Unlock()
 	p, ok := e.s.products[name]
 	if !ok {
-		if e.s.createProduct(name, approval, nil) != nil {
+		if e.s.createProduct(name, approval, nil, productRequest{}, e.now()) != nil {
 			return
 		}
 		p = e.s.products[name]
@@ -180,10 +185,9 @@ func (e *Emulator) AddProduct(name string, approval string, options ...ProductOp
 // AddApp creates an app for the developer (email or id) with one generated
 // key, approved and without products, and returns that key.
 func (e *Emulator) AddApp(developer, app string) (apigee.Credential, error) {
-	developer = normalDeveloper(developer)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	a, err := e.s.createApp(developer, app, newUUID(), nil, e.freshKey(), e.opts.KeyGenerator(), e.now())
+	a, err := e.s.createApp(e.s.foldDeveloper(developer), newApp{name: app, id: newUUID()}, e.freshKey(), e.opts.KeyGenerator(), e.now())
 	if err != nil {
 		return apigee.Credential{}, errors.New(err.message)
 	}
@@ -206,7 +210,7 @@ func (e *Emulator) freshKey() string {
 func (e *Emulator) SetAppStatus(developer, app, status string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	a, err := e.s.app(developer, app)
+	a, err := e.s.app(e.s.foldDeveloper(developer), app)
 	if err != nil {
 		return fmt.Errorf("app %s of %s: %s", app, developer, err.message)
 	}
@@ -219,10 +223,9 @@ func (e *Emulator) SetAppStatus(developer, app, status string) error {
 // App returns a deep copy of the app with all its credentials, whatever
 // EmptyCredentialsAfterCreate and ReadLag say.
 func (e *Emulator) App(developer, app string) (*apigee.App, bool) {
-	developer = normalDeveloper(developer)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	a, err := e.s.app(developer, app)
+	a, err := e.s.app(e.s.foldDeveloper(developer), app)
 	if err != nil {
 		return nil, false
 	}

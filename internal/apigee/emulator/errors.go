@@ -93,6 +93,18 @@ func errProductNotFound(product string) *apiError {
 		message: fmt.Sprintf("API Product [%s] does not exist", product)}
 }
 
+// errProductMissing: a product path names no product (404).
+func errProductMissing(product string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: "keymanagement.service.apiproduct_doesnot_exist",
+		message: fmt.Sprintf("API Product [%s] does not exist", product), subject: "apiproducts/" + product}
+}
+
+// errAppIDNotFound: /apps/{id} names no app.
+func errAppIDNotFound(id string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: "developer.service.AppIdDoesNotExist",
+		message: fmt.Sprintf("App with id %s does not exist", id), subject: "apps/" + id}
+}
+
 // errProductNotOnKey: X answers 400, Edge 500 with the same message.
 func errProductNotOnKey() *apiError {
 	return &apiError{status: http.StatusBadRequest, edgeStatus: http.StatusInternalServerError,

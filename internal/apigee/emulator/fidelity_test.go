@@ -103,20 +103,37 @@ func TestUndefinedScopes(t *testing.T) {
 }
 
 // TestXEmailsLowerCase: X refuses a developer email with capitals (400
-// "email address has to be lowercase") and finds none in a path; Edge
-// matches case-insensitively. Both store lower case.
+// "email address has to be lowercase") and finds none in a path. Edge
+// keeps the email as written (apigee-edge-js test/developer.js creates
+// "Last.First@…" developers and reads each listed email back unchanged;
+// apigee/devrel issue 696: Edge exports carry capitals), refuses a second
+// developer that differs only in case, and finds the email in any case
+// unless EdgeEmailsExactCase.
 func TestXEmailsLowerCase(t *testing.T) {
 	f := newFixture(t, nil)
-	r := f.do(t, X, "POST", "/developers", `{"email":"New@Example.com","firstName":"n","lastName":"n","userName":"n"}`)
+	const body = `{"email":"New@Example.com","firstName":"n","lastName":"n","userName":"n"}`
+	r := f.do(t, X, "POST", "/developers", body)
 	if r.status != 400 || !strings.Contains(string(r.body), "email address has to be lowercase") {
 		t.Errorf("X create with capitals: %d %s", r.status, r.body)
 	}
-	dev := f.mustDo(t, Edge, 201, "POST", "/developers", `{"email":"New@Example.com","firstName":"n","lastName":"n","userName":"n"}`).json(t)
-	if dev["email"] != "new@example.com" {
-		t.Errorf("Edge stored %v", dev["email"])
+	dev := f.mustDo(t, Edge, 201, "POST", "/developers", body).json(t)
+	if dev["email"] != "New@Example.com" {
+		t.Errorf("Edge stored %v, want the email as written", dev["email"])
 	}
+	if got := f.mustDo(t, Edge, 200, "GET", "/developers/new@example.com", "").json(t); got["email"] != "New@Example.com" {
+		t.Errorf("Edge read back %v", got["email"])
+	}
+	f.mustDo(t, Edge, 409, "POST", "/developers", `{"email":"new@EXAMPLE.com","firstName":"n","lastName":"n","userName":"n"}`)
 	f.mustDo(t, X, 404, "GET", "/developers/DEV@example.com/apps/app1", "")
 	f.mustDo(t, Edge, 200, "GET", "/developers/DEV@example.com/apps/app1", "")
+
+	exact := newFixture(t, func(o *Options) { o.EdgeEmailsExactCase = true })
+	exact.mustDo(t, Edge, 201, "POST", "/developers", body)
+	exact.mustDo(t, Edge, 200, "GET", "/developers/New@Example.com", "")
+	r = exact.do(t, Edge, "GET", "/developers/new@example.com", "")
+	if r.status != 404 || !strings.Contains(string(r.body), "DeveloperId new@example.com does not exist") {
+		t.Errorf("exact case, another case: %d %s", r.status, r.body)
+	}
 }
 
 // TestXErrorDetails: X 404s carry a PreconditionFailure (the Edge-style

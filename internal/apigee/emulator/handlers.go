@@ -66,7 +66,7 @@ func (e *Emulator) createDeveloper(wr wire, _ route, body []byte) (int, any, *ap
 		return 0, nil, errInvalid("developer.service.InvalidEmail", "email address has to be lowercase")
 	}
 	e.mu.Lock()
-	d, err := e.s.createDeveloper(req.Email, req.FirstName, req.LastName, req.UserName, newUUID(), e.now())
+	d, err := e.s.createDeveloper(req, newUUID(), e.now())
 	var snap developerSnapshot
 	if err == nil {
 		snap = d.snapshot()
@@ -86,16 +86,20 @@ func (e *Emulator) createProduct(wr wire, _ route, body []byte) (int, any, *apiE
 	if req.ApprovalType == "" {
 		req.ApprovalType = "auto"
 	}
+	if req.DisplayName == "" {
+		req.DisplayName = req.Name
+	}
 	e.mu.Lock()
-	err := e.s.createProduct(req.Name, req.ApprovalType, req.Scopes)
+	err := e.s.createProduct(req.Name, req.ApprovalType, req.Scopes, req, e.now())
+	var snap productSnapshot
+	if err == nil {
+		snap = e.s.products[req.Name].snapshot()
+	}
 	e.mu.Unlock()
 	if err != nil {
 		return 0, nil, err
 	}
-	if req.DisplayName == "" {
-		req.DisplayName = req.Name
-	}
-	return wr.createdStatus(), req, nil
+	return wr.createdStatus(), productBody(wr, snap), nil
 }
 
 // createApp creates the app with its one generated key; products in the
@@ -105,8 +109,15 @@ func (e *Emulator) createApp(wr wire, rt route, body []byte) (int, any, *apiErro
 	if err := decode(body, &req); err != nil {
 		return 0, nil, err
 	}
+	n := newApp{name: req.Name, id: newUUID(), products: req.APIProducts, keyExpiresIn: req.KeyExpiresIn.v}
+	if req.Attributes != nil {
+		n.attributes = toAttributes(*req.Attributes)
+	}
+	if req.CallbackURL != nil {
+		n.callbackURL = *req.CallbackURL
+	}
 	e.mu.Lock()
-	a, err := e.s.createApp(rt.ref.developer, req.Name, newUUID(), req.APIProducts, e.freshKey(), e.opts.KeyGenerator(), e.now())
+	a, err := e.s.createApp(rt.ref.developer, n, e.freshKey(), e.opts.KeyGenerator(), e.now())
 	var snap appSnapshot
 	if err == nil {
 		snap = a.snapshot()
@@ -282,10 +293,7 @@ func (e *Emulator) setKeyAttributes(_ wire, rt route, body []byte) (int, any, *a
 	if err := decode(body, &req); err != nil {
 		return 0, nil, err
 	}
-	attrs := make([]apigee.Attribute, 0, len(req.Attribute))
-	for _, a := range req.Attribute {
-		attrs = append(attrs, apigee.Attribute{Name: a.Name, Value: a.Value})
-	}
+	attrs := toAttributes(nonNil(req.Attribute))
 	e.mu.Lock()
 	out, err := e.s.setKeyAttributes(rt.ref, attrs, e.now())
 	e.mu.Unlock()

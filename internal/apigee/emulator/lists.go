@@ -160,16 +160,16 @@ func (e *Emulator) listProducts(wr wire, rt route, _ []byte) (int, any, *apiErro
 		return 0, nil, err
 	}
 	e.mu.Lock()
-	all := make([]productRequest, 0, len(e.s.products))
+	all := make([]productSnapshot, 0, len(e.s.products))
 	for _, pr := range e.s.products {
-		all = append(all, productRequest{Name: pr.name, DisplayName: pr.name, ApprovalType: pr.approval})
+		all = append(all, pr.snapshot())
 	}
 	e.mu.Unlock()
-	name := func(p productRequest) string { return p.Name }
-	slices.SortFunc(all, func(a, b productRequest) int { return cmp.Compare(a.Name, b.Name) })
+	name := func(p productSnapshot) string { return p.Name }
+	slices.SortFunc(all, func(a, b productSnapshot) int { return cmp.Compare(a.Name, b.Name) })
 	items := make([]any, 0, p.size)
 	for _, pr := range window(all, name, p) {
-		items = append(items, listItem(wr, p.expand, pr, "name", pr.Name))
+		items = append(items, listItem(wr, p.expand, productBody(wr, pr), "name", pr.Name))
 	}
 	return http.StatusOK, listBody(wr, p.expand, "apiProduct", items), nil
 }

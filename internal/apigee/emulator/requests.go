@@ -20,23 +20,51 @@ type keyRequest struct {
 }
 
 type developerRequest struct {
-	Email     string `json:"email"`
-	FirstName string `json:"firstName"`
-	LastName  string `json:"lastName"`
-	UserName  string `json:"userName"`
+	Email      string      `json:"email"`
+	FirstName  string      `json:"firstName"`
+	LastName   string      `json:"lastName"`
+	UserName   string      `json:"userName"`
+	Attributes []attribute `json:"attributes"`
 }
 
-// productRequest is also the created product's response body.
+// productRequest is also the product's body in answers: every field a
+// client sends comes back as sent (apigee-client-php
+// tests/offline-test-data/v1/organizations/phpunit/apiproducts/POST.json).
 type productRequest struct {
-	Name         string   `json:"name"`
-	DisplayName  string   `json:"displayName"`
-	ApprovalType string   `json:"approvalType"`
-	Scopes       []string `json:"scopes,omitempty"`
+	Name          string      `json:"name"`
+	DisplayName   string      `json:"displayName"`
+	Description   string      `json:"description,omitempty"`
+	ApprovalType  string      `json:"approvalType"`
+	APIResources  []string    `json:"apiResources,omitempty"`
+	Environments  []string    `json:"environments,omitempty"`
+	Proxies       []string    `json:"proxies,omitempty"`
+	Scopes        []string    `json:"scopes,omitempty"`
+	Attributes    []attribute `json:"attributes,omitempty"`
+	Quota         string      `json:"quota,omitempty"`
+	QuotaInterval string      `json:"quotaInterval,omitempty"`
+	QuotaTimeUnit string      `json:"quotaTimeUnit,omitempty"`
 }
 
+// appRequest is the body of app create, key generation (POST app) and
+// app update (PUT app).
 type appRequest struct {
-	Name        string       `json:"name"`
-	APIProducts productNames `json:"apiProducts"`
+	Name         string       `json:"name"`
+	APIProducts  productNames `json:"apiProducts"`
+	Attributes   *[]attribute `json:"attributes"` // nil: absent
+	CallbackURL  *string      `json:"callbackUrl"`
+	KeyExpiresIn flexInt      `json:"keyExpiresIn"` // milliseconds
+}
+
+// toAttributes converts wire attributes; nil stays nil.
+func toAttributes(as []attribute) []apigee.Attribute {
+	if as == nil {
+		return nil
+	}
+	out := make([]apigee.Attribute, 0, len(as))
+	for _, a := range as {
+		out = append(out, apigee.Attribute{Name: a.Name, Value: a.Value})
+	}
+	return out
 }
 
 // decode reads a JSON body; an empty body is an empty object.
@@ -58,10 +86,7 @@ func decodeKeyUpdate(body []byte) (keyUpdate, *apiError) {
 	}
 	u := keyUpdate{products: req.APIProducts, scopes: req.Scopes}
 	if req.Attributes != nil {
-		as := make([]apigee.Attribute, 0, len(*req.Attributes))
-		for _, a := range *req.Attributes {
-			as = append(as, apigee.Attribute{Name: a.Name, Value: a.Value})
-		}
+		as := toAttributes(*req.Attributes)
 		u.attributes = &as
 	}
 	return u, nil

@@ -27,6 +27,19 @@ const (
 	OpCreateProduct       = "CreateProduct"
 	OpSetKeyAttributes    = "SetKeyAttributes" // Edge only: POST K/attributes
 	OpUnknown             = "Unknown"
+
+	// The rest of the developer, app and product lifecycle, served for
+	// migration tools and other clients (routes_lifecycle.go).
+	OpDeleteDeveloper    = "DeleteDeveloper"
+	OpSetDeveloperStatus = "SetDeveloperStatus" // POST /developers/{d}?action=active|inactive
+	OpListDeveloperApps  = "ListDeveloperApps"
+	OpDeleteApp          = "DeleteApp"
+	OpUpdateApp          = "UpdateApp"    // PUT app
+	OpGenerateKey        = "GenerateKey"  // POST app without ?action=
+	OpSetAppStatus       = "SetAppStatus" // POST app?action=approve|revoke
+	OpGetAppByID         = "GetAppByID"   // GET /apps/{id}
+	OpGetProduct         = "GetProduct"
+	OpDeleteProduct      = "DeleteProduct"
 )
 
 // route is a parsed request: the operation and the names in its path.
@@ -34,8 +47,9 @@ type route struct {
 	op      string
 	status  int // for OpUnknown: 404 unknown path, 405 known path with another method
 	org     string
-	ref     keyRef // developer, app, key as far as the path names them
-	product string
+	ref     keyRef     // developer, app, key as far as the path names them
+	product string     // the product of K/apiproducts/{p} and /apiproducts/{p}
+	appID   string     // the id of /apps/{id}
 	action  string     // ?action= on status calls
 	query   url.Values // the list calls' paging (lists.go)
 	// logPath is the request path with the consumer key replaced by its
@@ -57,13 +71,18 @@ func parseRoute(d Dialect, r *http.Request) route {
 	rt.action = rt.query.Get("action")
 	rt.op, rt.status = matchOperation(r.Method, rest, rt.action != "")
 	rt.op, rt.status = dialectOperation(d, pathShape(rest), rt.op, rt.status)
+	switch {
+	case len(rest) == 2 && rest[0] == "apiproducts":
+		rt.product = rest[1]
+		return rt
+	case len(rest) == 2 && rest[0] == "apps":
+		rt.appID = rest[1]
+		return rt
+	}
 	if len(rest) >= 2 {
+		// As written: whether a path finds an email in another case is
+		// decided against the store (Emulator.resolveDeveloper).
 		rt.ref.developer = rest[1]
-		if d == Edge {
-			// Edge matches emails case-insensitively; X finds them only
-			// in the lower case it stores.
-			rt.ref.developer = normalDeveloper(rest[1])
-		}
 	}
 	if len(rest) >= 4 {
 		rt.ref.app = rest[3]
@@ -90,14 +109,6 @@ func dialectOperation(d Dialect, shape, op string, status int) (string, int) {
 	return op, status
 }
 
-// normalDeveloper lower-cases an email; developer ids are kept.
-func normalDeveloper(d string) string {
-	if strings.Contains(d, "@") {
-		return strings.ToLower(d)
-	}
-	return d
-}
-
 // redactedPath rebuilds the path with the segment after
 // .../apps/{app}/keys/ replaced by its fingerprint (keys/create stays).
 func redactedPath(segs []string) string {
@@ -121,12 +132,16 @@ func matchOperation(method string, rest []string, hasAction bool) (string, int) 
 	if !ok {
 		return OpUnknown, http.StatusMethodNotAllowed
 	}
-	// POST K with ?action= approves or revokes the key instead of updating it.
-	if op == OpUpdateKey && hasAction {
-		op = OpSetKeyStatus
+	// POST K or POST app with ?action= approves or revokes instead of
+	// updating the key or generating one.
+	if actionOp, ok := withAction[op]; ok && hasAction {
+		op = actionOp
 	}
 	return op, 0
 }
+
+// withAction: the operation a POST becomes with ?action=.
+var withAction = map[string]string{OpUpdateKey: OpSetKeyStatus, OpGenerateKey: OpSetAppStatus}
 
 // pathShape replaces names with "*" so paths can be matched against a table:
 // developers/*/apps/*/keys/*.
@@ -149,10 +164,12 @@ func pathShape(rest []string) string {
 var operations = map[string]map[string]string{
 	"":                                {http.MethodGet: OpGetOrganization},
 	"developers":                      {http.MethodPost: OpCreateDeveloper},
-	"developers/*":                    {http.MethodGet: OpGetDeveloper},
+	"developers/*":                    {http.MethodGet: OpGetDeveloper, http.MethodDelete: OpDeleteDeveloper, http.MethodPost: OpSetDeveloperStatus},
 	"apiproducts":                     {http.MethodPost: OpCreateProduct},
-	"developers/*/apps":               {http.MethodPost: OpCreateApp},
-	"developers/*/apps/*":             {http.MethodGet: OpGetApp},
+	"apiproducts/*":                   {http.MethodGet: OpGetProduct, http.MethodDelete: OpDeleteProduct},
+	"apps/*":                          {http.MethodGet: OpGetAppByID},
+	"developers/*/apps":               {http.MethodPost: OpCreateApp, http.MethodGet: OpListDeveloperApps},
+	"developers/*/apps/*":             {http.MethodGet: OpGetApp, http.MethodDelete: OpDeleteApp, http.MethodPut: OpUpdateApp, http.MethodPost: OpGenerateKey},
 	"developers/*/apps/*/keys":        {http.MethodPost: OpCreateKey},
 	"developers/*/apps/*/keys/create": {http.MethodPost: OpCreateKey, http.MethodGet: OpGetKey, http.MethodDelete: OpDeleteKey, http.MethodPut: OpReplaceKey},
 	"developers/*/apps/*/keys/*":      {http.MethodGet: OpGetKey, http.MethodPost: OpUpdateKey, http.MethodPut: OpReplaceKey, http.MethodDelete: OpDeleteKey},

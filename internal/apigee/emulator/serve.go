@@ -83,12 +83,25 @@ func (e *Emulator) dispatch(wr wire, w http.ResponseWriter, r *http.Request, rt 
 		writeError(wr, w, errInvalid("protocol.http.TooBigBody", "Request body too large"))
 		return
 	}
+	rt.ref.developer = e.resolveDeveloper(wr.dialect(), rt.ref.developer)
 	status, v, apiErr := e.operation(rt.op)(e, wr, rt, body)
 	if apiErr != nil {
 		writeError(wr, w, apiErr)
 		return
 	}
 	writeJSON(w, status, v)
+}
+
+// resolveDeveloper is the developer a path names. X and Edge keep an email
+// as written (X accepts only lower case); Edge finds it in any case unless
+// Options.EdgeEmailsExactCase, X only as stored (docs/emulator.md).
+func (e *Emulator) resolveDeveloper(d Dialect, ref string) string {
+	if d != Edge || e.opts.EdgeEmailsExactCase || ref == "" {
+		return ref
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.s.foldDeveloper(ref)
 }
 
 // fault answers with the injected status, or drops the connection.

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -28,6 +29,8 @@ type store struct {
 
 type developer struct {
 	id, email, firstName, lastName, userName string
+	status                                   string // active (default) or inactive
+	attributes                               []apigee.Attribute
 	createdAt, modifiedAt                    time.Time
 	apps                                     []*app // in creation order
 }
@@ -36,12 +39,20 @@ type product struct {
 	name     string
 	approval string   // "auto" or "manual"
 	scopes   []string // the OAuth scopes keys with this product may carry
+	// details is what the client sent beyond name, approval and scopes
+	// (display name, description, proxies, environments, attributes,
+	// quota…), answered back as sent.
+	details   productRequest
+	createdAt time.Time
 }
 
 type app struct {
 	name, id, developerID string
 	developerEmail        string
 	status                string // approved (default) or revoked
+	callbackURL           string
+	attributes            []apigee.Attribute
+	products              []string // the app's apiProducts, as last set on the app
 	createdAt, modifiedAt time.Time
 	creds                 []*apigee.Credential // in creation order
 	// stale is what reads return until staleUntil: the app before the
@@ -54,12 +65,17 @@ type app struct {
 type appSnapshot struct {
 	apigee.App
 	DeveloperEmail string
+	CallbackURL    string
+	Attributes     []apigee.Attribute
+	Products       []string
 	LastModifiedAt time.Time
 }
 
 // developerSnapshot is a copy of a developer, safe to render outside the lock.
 type developerSnapshot struct {
 	ID, Email, FirstName, LastName, UserName string
+	Status                                   string
+	Attributes                               []apigee.Attribute
 	Apps                                     []string
 	CreatedAt, LastModifiedAt                time.Time
 }
@@ -79,18 +95,27 @@ type keyRef struct{ developer, app, key string }
 
 // --- lookups -----------------------------------------------------------------
 
-// developer finds a developer by id, then by email. Emails are stored in
-// lower case, as X stores them, and matched exactly: the Edge routes and
-// the Go API lower-case the name first; X finds a mixed-case email in a
-// path nowhere (unconfirmed; the cautious choice, see docs/emulator.md).
+// developer finds a developer by id, then by email as stored, case
+// included. Emails are kept as written (X accepts only lower case; Edge
+// keeps capitals); a lookup that ignores case resolves the name first
+// (foldDeveloper).
 func (s *store) developer(ref string) (*developer, *apiError) {
 	if d, ok := s.developers[ref]; ok {
 		return d, nil
 	}
-	if id, ok := s.emails[ref]; ok {
+	if id, ok := s.emails[strings.ToLower(ref)]; ok && s.developers[id].email == ref {
 		return s.developers[id], nil
 	}
 	return nil, errDeveloperNotFound(ref, s.org)
+}
+
+// foldDeveloper is the stored email for an email written in any case, or
+// ref unchanged when no developer has that email.
+func (s *store) foldDeveloper(ref string) string {
+	if id, ok := s.emails[strings.ToLower(ref)]; ok {
+		return s.developers[id].email
+	}
+	return ref
 }
 
 func (s *store) app(devRef, name string) (*app, *apiError) {
@@ -122,22 +147,24 @@ func (s *store) key(ref keyRef) (*app, *apigee.Credential, *apiError) {
 
 // --- creation ----------------------------------------------------------------
 
-func (s *store) createDeveloper(email, first, last, user, id string, now time.Time) (*developer, *apiError) {
-	if email == "" {
+// createDeveloper keeps the email as written; two emails that differ only
+// in case are one developer (the second create is a 409).
+func (s *store) createDeveloper(req developerRequest, id string, now time.Time) (*developer, *apiError) {
+	if req.Email == "" {
 		return nil, errInvalid("developer.service.InvalidEmail", "Developer email is required")
 	}
-	email = strings.ToLower(email)
-	if _, ok := s.emails[email]; ok {
+	if _, ok := s.emails[strings.ToLower(req.Email)]; ok {
 		return nil, errAlreadyExists("developer.service.DeveloperAlreadyExists",
-			fmt.Sprintf("Developer with email %s already exists", email))
+			fmt.Sprintf("Developer with email %s already exists", req.Email))
 	}
-	d := &developer{id: id, email: email, firstName: first, lastName: last, userName: user, createdAt: now, modifiedAt: now}
+	d := &developer{id: id, email: req.Email, firstName: req.FirstName, lastName: req.LastName, userName: req.UserName,
+		status: "active", attributes: toAttributes(req.Attributes), createdAt: now, modifiedAt: now}
 	s.developers[id] = d
-	s.emails[email] = id
+	s.emails[strings.ToLower(req.Email)] = id
 	return d, nil
 }
 
-func (s *store) createProduct(name, approval string, scopes []string) *apiError {
+func (s *store) createProduct(name, approval string, scopes []string, details productRequest, now time.Time) *apiError {
 	if name == "" {
 		return errInvalid("keymanagement.service.InvalidAPIProductName", "API Product name is required")
 	}
@@ -152,17 +179,26 @@ func (s *store) createProduct(name, approval string, scopes []string) *apiError 
 		return errAlreadyExists("keymanagement.service.APIProductAlreadyExists",
 			fmt.Sprintf("API Product [%s] already exists", name))
 	}
-	s.products[name] = &product{name: name, approval: approval, scopes: slices.Clone(scopes)}
+	s.products[name] = &product{name: name, approval: approval, scopes: slices.Clone(scopes), details: details, createdAt: now}
 	return nil
+}
+
+// newApp is what an app create sets.
+type newApp struct {
+	name, id, callbackURL string
+	products              []string
+	attributes            []apigee.Attribute
+	keyExpiresIn          int64 // milliseconds; 0 or -1: the generated key never expires
 }
 
 // createApp creates the app and, as Apigee does, one generated key carrying
 // the given products.
-func (s *store) createApp(devRef, name, id string, products []string, key, secret string, now time.Time) (*app, *apiError) {
+func (s *store) createApp(devRef string, n newApp, key, secret string, now time.Time) (*app, *apiError) {
 	d, err := s.developer(devRef)
 	if err != nil {
 		return nil, err
 	}
+	name, products := n.name, n.products
 	if name == "" {
 		return nil, errInvalid("developer.service.InvalidAppName", "App name is required")
 	}
@@ -175,15 +211,39 @@ func (s *store) createApp(devRef, name, id string, products []string, key, secre
 	if err := s.checkProducts(products); err != nil {
 		return nil, err
 	}
+	if err := checkKeyExpiresIn(n.keyExpiresIn); err != nil {
+		return nil, err
+	}
 	if _, taken := s.keys[key]; taken {
 		return nil, errDuplicateKey(fmt.Sprintf("organizations/%s/developers/%s/apps/%s", s.org, devRef, name))
 	}
-	a := &app{name: name, id: id, developerID: d.id, developerEmail: d.email, createdAt: now, modifiedAt: now}
+	a := &app{name: name, id: n.id, developerID: d.id, developerEmail: d.email, callbackURL: n.callbackURL,
+		attributes: slices.Clone(n.attributes), products: slices.Clone(products), createdAt: now, modifiedAt: now}
 	d.apps = append(d.apps, a)
 	d.modifiedAt = now
 	c := s.addKey(a, key, secret, now, 0)
+	c.ExpiresAt = generatedKeyExpiry(now, n.keyExpiresIn)
 	s.addProducts(c, products)
 	return a, nil
+}
+
+// checkKeyExpiresIn: keyExpiresIn is -1 (never), or a positive number of
+// milliseconds; 0 is taken as unset.
+func checkKeyExpiresIn(ms int64) *apiError {
+	if ms < -1 {
+		return errInvalid("keymanagement.service.InvalidKeyExpiresIn", "keyExpiresIn must be -1 or a positive number of milliseconds")
+	}
+	return nil
+}
+
+// generatedKeyExpiry is a generated key's expiresAt: issuedAt + keyExpiresIn
+// milliseconds (the DeveloperApp reference: "Expiration time, in
+// milliseconds, for the consumer key that is generated"); zero: never.
+func generatedKeyExpiry(issued time.Time, ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return issued.Add(time.Duration(ms) * time.Millisecond)
 }
 
 // createKey imports a key. The key starts approved with no products,
@@ -452,6 +512,9 @@ func (a *app) snapshot() appSnapshot {
 	s := appSnapshot{
 		App:            apigee.App{Name: a.name, AppID: a.id, DeveloperID: a.developerID, Status: a.appStatus(), CreatedAt: a.createdAt},
 		DeveloperEmail: a.developerEmail,
+		CallbackURL:    a.callbackURL,
+		Attributes:     slices.Clone(a.attributes),
+		Products:       slices.Clone(a.products),
 		LastModifiedAt: a.modifiedAt,
 	}
 	for _, c := range a.creds {
@@ -462,7 +525,8 @@ func (a *app) snapshot() appSnapshot {
 
 func (d *developer) snapshot() developerSnapshot {
 	s := developerSnapshot{ID: d.id, Email: d.email, FirstName: d.firstName, LastName: d.lastName,
-		UserName: d.userName, CreatedAt: d.createdAt, LastModifiedAt: d.modifiedAt}
+		UserName: d.userName, Status: cmp.Or(d.status, "active"), Attributes: slices.Clone(d.attributes),
+		CreatedAt: d.createdAt, LastModifiedAt: d.modifiedAt}
 	for _, a := range d.apps {
 		s.Apps = append(s.Apps, a.name)
 	}

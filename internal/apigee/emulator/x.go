@@ -26,6 +26,7 @@ type xKey struct {
 }
 
 type xApp struct {
+	APIProducts    []string    `json:"apiProducts,omitempty"`
 	AppID          string      `json:"appId"`
 	Attributes     []attribute `json:"attributes,omitempty"`
 	CallbackURL    string      `json:"callbackUrl,omitempty"`
@@ -38,16 +39,17 @@ type xApp struct {
 }
 
 type xDeveloper struct {
-	Apps             []string `json:"apps,omitempty"`
-	CreatedAt        int64    `json:"createdAt,string"`
-	DeveloperID      string   `json:"developerId"`
-	Email            string   `json:"email"`
-	FirstName        string   `json:"firstName,omitempty"`
-	LastModifiedAt   int64    `json:"lastModifiedAt,string"`
-	LastName         string   `json:"lastName,omitempty"`
-	OrganizationName string   `json:"organizationName"`
-	Status           string   `json:"status"`
-	UserName         string   `json:"userName,omitempty"`
+	Apps             []string    `json:"apps,omitempty"`
+	Attributes       []attribute `json:"attributes,omitempty"`
+	CreatedAt        int64       `json:"createdAt,string"`
+	DeveloperID      string      `json:"developerId"`
+	Email            string      `json:"email"`
+	FirstName        string      `json:"firstName,omitempty"`
+	LastModifiedAt   int64       `json:"lastModifiedAt,string"`
+	LastName         string      `json:"lastName,omitempty"`
+	OrganizationName string      `json:"organizationName"`
+	Status           string      `json:"status"`
+	UserName         string      `json:"userName,omitempty"`
 }
 
 type xOrganization struct {
@@ -106,7 +108,8 @@ func (xWire) key(c apigee.Credential) any {
 }
 
 func (w xWire) app(a appSnapshot, withCredentials bool) any {
-	out := xApp{AppID: a.AppID, CreatedAt: millis(a.CreatedAt), DeveloperID: a.DeveloperID,
+	out := xApp{APIProducts: omitEmpty(a.Products), AppID: a.AppID, Attributes: omitEmpty(attributes(a.Attributes)),
+		CallbackURL: a.CallbackURL, CreatedAt: millis(a.CreatedAt), DeveloperID: a.DeveloperID,
 		LastModifiedAt: millis(a.LastModifiedAt), Name: a.Name, Status: a.Status}
 	if withCredentials {
 		for _, c := range a.Credentials {
@@ -117,9 +120,9 @@ func (w xWire) app(a appSnapshot, withCredentials bool) any {
 }
 
 func (xWire) developer(d developerSnapshot, org string) any {
-	return xDeveloper{Apps: d.Apps, CreatedAt: millis(d.CreatedAt), DeveloperID: d.ID, Email: d.Email,
-		FirstName: d.FirstName, LastModifiedAt: millis(d.LastModifiedAt), LastName: d.LastName,
-		OrganizationName: org, Status: "active", UserName: d.UserName}
+	return xDeveloper{Apps: d.Apps, Attributes: omitEmpty(attributes(d.Attributes)), CreatedAt: millis(d.CreatedAt),
+		DeveloperID: d.ID, Email: d.Email, FirstName: d.FirstName, LastModifiedAt: millis(d.LastModifiedAt),
+		LastName: d.LastName, OrganizationName: org, Status: d.Status, UserName: d.UserName}
 }
 
 func (xWire) organization(name string, created time.Time) any {
