@@ -22,12 +22,15 @@ type ownedKey struct {
 }
 
 // locationFor is where the spec says keys live, through the connection.
-// The developer ID is unknown until the app is read.
+// The developer ID is unknown until the app is read. The developer is
+// kept as the spec writes it, since calls name it so: Edge keeps emails
+// in the case they were created with (the X client lower-cases them
+// itself); comparisons ignore case (sameDeveloper).
 func locationFor(conn *connection, spec *apigeev1alpha1.DeveloperAppKeySpec) apigeev1alpha1.KeyLocation {
 	return apigeev1alpha1.KeyLocation{
 		Endpoint:     normalEndpoint(conn.spec.EffectiveEndpoint()),
 		Organization: conn.spec.Organization,
-		Developer:    normalDeveloper(spec.Developer),
+		Developer:    spec.Developer,
 		App:          spec.App,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,29 +61,69 @@ func TestScopesMustBeDefined(t *testing.T) {
 	}
 }
 
-// TestEmailsLowerCase (gap 2): the clients send a mixed-case email in lower
-// case, which X's emulator (like X) requires in paths.
+// TestEmailsLowerCase (gap 2): the X client sends a mixed-case email in
+// lower case, which X (which stores only lower case) requires in paths.
 func TestEmailsLowerCase(t *testing.T) {
-	for _, d := range dialects {
-		t.Run(d.name, func(t *testing.T) {
-			ctx := context.Background()
-			e := newEnv(t, d, nil)
-			seed(t, e)
-			c := e.client(clientOptions{retry: fastRetries(1)})
-			const mixed = "Dev@Example.COM"
-			if _, err := c.ImportKey(ctx, mixed, app, apigee.ImportRequest{ConsumerKey: key, ConsumerSecret: secret}); err != nil {
-				t.Fatalf("import for %s: %v", mixed, err)
-			}
-			a, err := c.GetApp(ctx, mixed, app)
-			if err != nil || len(a.Credentials) != 2 {
-				t.Fatalf("GetApp for %s: %v", mixed, err)
-			}
-			for _, call := range e.emu.CallLog() {
-				if strings.Contains(call.Path, "Dev@") {
-					t.Errorf("email sent in capitals: %s", call.Path)
+	d := dialects[0]
+	ctx := context.Background()
+	e := newEnv(t, d, nil)
+	seed(t, e)
+	c := e.client(clientOptions{retry: fastRetries(1)})
+	const mixed = "Dev@Example.COM"
+	if _, err := c.ImportKey(ctx, mixed, app, apigee.ImportRequest{ConsumerKey: key, ConsumerSecret: secret}); err != nil {
+		t.Fatalf("import for %s: %v", mixed, err)
+	}
+	a, err := c.GetApp(ctx, mixed, app)
+	if err != nil || len(a.Credentials) != 2 {
+		t.Fatalf("GetApp for %s: %v", mixed, err)
+	}
+	for _, call := range e.emu.CallLog() {
+		if strings.Contains(call.Path, "Dev@") {
+			t.Errorf("email sent in capitals: %s", call.Path)
+		}
+	}
+}
+
+// TestEdgeEmailsAsWritten (issue 24, item 4): Edge keeps a developer's
+// email in the case it was created with (apigee-edge-js test/developer.js;
+// apigee/devrel issue 696). Whether Edge finds it in another case is not
+// on record, so the Edge client sends the email as the spec writes it and
+// is tested against both readings: the spec in the stored case works in
+// both, another case only where Edge ignores case, and is otherwise a
+// final developer-not-found.
+func TestEdgeEmailsAsWritten(t *testing.T) {
+	const stored = "Mixed.Case@Example.com"
+	for _, exact := range []bool{false, true} {
+		for _, d := range dialects[1:] {
+			t.Run(fmt.Sprintf("%s/exactCase=%v", d.name, exact), func(t *testing.T) {
+				ctx := context.Background()
+				e := newEnv(t, d, func(o *emulator.Options) { o.EdgeEmailsExactCase = exact })
+				seed(t, e)
+				e.emu.AddDeveloper(stored)
+				if _, err := e.emu.AddApp(stored, app); err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				c := e.client(clientOptions{retry: fastRetries(3)})
+				if _, err := c.ImportKey(ctx, stored, app, apigee.ImportRequest{ConsumerKey: key, ConsumerSecret: secret}); err != nil {
+					t.Fatalf("import for %s as stored: %v", stored, err)
+				}
+				if a, err := c.GetApp(ctx, stored, app); err != nil || len(a.Credentials) != 2 {
+					t.Fatalf("GetApp as stored: %v", err)
+				}
+				for _, call := range e.emu.CallLog() {
+					if strings.Contains(call.Path, "/developers/") && !strings.Contains(call.Path, stored) {
+						t.Errorf("email not sent as written: %s", call.Path)
+					}
+				}
+				_, err := c.GetApp(ctx, strings.ToLower(stored), app)
+				switch {
+				case !exact && err != nil:
+					t.Errorf("another case where Edge ignores case: %v", err)
+				case exact && (!apigee.IsNotFound(err, apigee.ResourceDeveloper) || apigee.Retryable(err)):
+					t.Errorf("another case where Edge matches case: want a final developer not found, got %v", err)
+				}
+			})
+		}
 	}
 }
 

@@ -139,9 +139,11 @@ func failure(resp *http.Response, body []byte) apigee.Failure {
 }
 
 // Paths; every segment escaped. Keys are validated before use. Emails go
-// in lower case, as on X, so both dialects name a developer one way.
+// as written: Edge keeps a developer's email in the case it was created
+// with, and whether it finds it in another case is not on record, so
+// only the case the spec names is sure to find it (docs/emulator.md).
 func appPath(developer, app string) string {
-	return "/developers/" + url.PathEscape(apigee.NormalDeveloper(developer)) + "/apps/" + url.PathEscape(app)
+	return "/developers/" + url.PathEscape(developer) + "/apps/" + url.PathEscape(app)
 }
 
 func keyPath(ref apigee.KeyRef) string {

@@ -139,15 +139,15 @@ func TestKeyBehaviour(t *testing.T) {
 			wantAttrs: list(map[string]any{"name": "c", "value": "3"}), wantScopes: list("s1"), wantExpires: -1,
 		},
 		{
-			name: "PUT replaces scopes and ignores apiProducts",
-			why:  "whether PUT appends products is unconfirmed: the emulator never does",
+			name: "PUT replaces scopes and appends apiProducts",
+			why:  "PUT appends listed products as POST does (apigee-edge-js addProduct and its real-Edge test; apigeecli apps keys update on X)",
 			steps: []step{
 				{method: "POST", path: app1 + "/keys/create", body: `{"consumerKey":"k1","consumerSecret":"s1"}`, status: map[Dialect]int{X: 200, Edge: 201}},
 				{method: "POST", path: keyPath("k1"), body: `{"apiProducts":["manual-p"],"scopes":["admin"],"attributes":[{"name":"a","value":"1"}]}`},
 				{method: "PUT", path: keyPath("k1"), body: `{"scopes":["admin"],"apiProducts":["auto-p"]}`},
 			},
 			wantStatus: "approved", wantAttrs: list(map[string]any{"name": "a", "value": "1"}),
-			wantProducts: list(prodRef("manual-p", "pending")),
+			wantProducts: list(prodRef("manual-p", "pending"), prodRef("auto-p", "approved")),
 			wantScopes:   list("admin"), wantExpires: -1,
 		},
 		{
@@ -231,8 +231,13 @@ func TestStatusCallResponses(t *testing.T) {
 						t.Errorf("%s: body %q, want %q", tc.why, r.body, wb)
 					}
 				}
-				if ct := r.header.Get("Content-Type"); ct != "application/json" {
-					t.Errorf("Content-Type %q, want application/json", ct)
+				// A 204 carries no content, so no Content-Type either.
+				wantCT := "application/json"
+				if r.status == 204 {
+					wantCT = ""
+				}
+				if ct := r.header.Get("Content-Type"); ct != wantCT {
+					t.Errorf("Content-Type %q, want %q", ct, wantCT)
 				}
 			})
 		}

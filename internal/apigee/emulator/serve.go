@@ -67,6 +67,9 @@ func (e *Emulator) admit(r *http.Request, rt route) *apiError {
 	if rt.op == OpUnknown {
 		return errRoute(rt.status)
 	}
+	if err := checkMediaTypes(r); err != nil {
+		return err
+	}
 	if rt.org != e.opts.Organization {
 		return errOrgNotFound(rt.org)
 	}
@@ -129,13 +132,14 @@ func writeError(wr wire, w http.ResponseWriter, err *apiError) {
 	writeJSON(w, status, wr.errorBody(err, status))
 }
 
-// writeJSON writes v as the body; nil v means no body (204).
+// writeJSON writes v as the body; nil v means no body (204), and then no
+// Content-Type either: there is no content to describe.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
 	if v == nil {
 		w.WriteHeader(status)
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
 	b, err := json.Marshal(v)
 	if err != nil {
 		w.WriteHeader(http.StatusInternalServerError)

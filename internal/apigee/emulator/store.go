@@ -341,20 +341,28 @@ func (s *store) updateKey(ref keyRef, u keyUpdate, now time.Time) (*apigee.Crede
 	return c, nil
 }
 
-// replaceKey is PUT K: scopes are replaced wholesale (absent means none, as
-// the API reference says PUT replaces them), attributes only when present.
-// apiProducts are ignored: whether PUT appends them is unconfirmed upstream
-// and clients must never rely on it.
+// replaceKey is PUT K: listed products are appended as POST K appends
+// them (apigee-edge-js addProduct PUTs {apiProducts:[p]} and its real-Edge
+// test expects the product added; apigeecli "apps keys update" relies on
+// the same on X); scopes are replaced wholesale (absent means none, as the
+// reference says PUT replaces them), attributes only when present.
 func (s *store) replaceKey(ref keyRef, u keyUpdate, now time.Time) (*apigee.Credential, *apiError) {
 	a, c, err := s.key(ref)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkProducts(u.products); err != nil {
+		return nil, err
+	}
 	if u.scopes != nil {
-		if err := s.checkScopes(*u.scopes, c, nil); err != nil {
+		if err := s.checkScopes(*u.scopes, c, u.products); err != nil {
 			return nil, err
 		}
 	}
+	if len(u.products) > 0 {
+		s.beginLag(a, now)
+	}
+	s.addProducts(c, u.products)
 	c.Scopes = nil
 	if u.scopes != nil {
 		c.Scopes = slices.Clone(*u.scopes)
