@@ -367,7 +367,8 @@ func (run *keyRun) recordIntent(ctx context.Context) error {
 	if run.intentRecorded {
 		return nil
 	}
-	if err := run.r.recordImportIntent(ctx, run.k, importIntent{Fingerprint: run.fp, Location: run.loc}); err != nil {
+	in := importIntent{Fingerprint: run.fp, Location: run.loc, At: run.r.now().UnixMilli()}
+	if err := run.r.recordImportIntent(ctx, run.k, in); err != nil {
 		return err
 	}
 	run.intentRecorded = true
@@ -439,15 +440,16 @@ func (run *keyRun) settleObserved() error {
 
 // foundOrigin is the origin of the Secret's key found in Apigee before
 // this object recorded it: a key it recorded before (a rotation back)
-// keeps its origin, and a key it was importing when a status write was
-// lost is its own; any other was there before it: adopted.
+// keeps its origin, and a key an earlier run's import created (its intent
+// written before the key was issued) when a status write was lost is its
+// own; any other was there before it: adopted.
 func (run *keyRun) foundOrigin() apigeev1alpha1.KeyOrigin {
 	for _, p := range run.previous {
 		if p.Fingerprint == run.fp && p.Origin != "" {
 			return p.Origin
 		}
 	}
-	if in := run.pending; in != nil && in.Fingerprint == run.fp && sameLocation(in.Location, run.loc) {
+	if in := run.pending; in != nil && in.Fingerprint == run.fp && sameLocation(in.Location, run.loc) && in.created(run.current) {
 		return apigeev1alpha1.KeyOriginCreated
 	}
 	return apigeev1alpha1.KeyOriginAdopted

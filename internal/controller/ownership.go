@@ -3,6 +3,7 @@ package controller
 import (
 	"slices"
 	"strings"
+	"time"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -148,11 +149,32 @@ func describeLocation(l apigeev1alpha1.KeyLocation) string {
 	return s + ", developer " + l.Developer + ", app " + l.App
 }
 
-// importIntent is the import-pending record: the key about to be created
-// and where. It holds a fingerprint, never the key, and the operator's
-// signature (intentSigner): only an intent it wrote steers anything.
+// importIntent is the import-pending record: the key about to be created,
+// where, and when the record was written. It holds a fingerprint, never
+// the key, and the operator's signature (intentSigner): only an intent it
+// wrote steers anything.
 type importIntent struct {
 	Fingerprint string                     `json:"fingerprint"`
 	Location    apigeev1alpha1.KeyLocation `json:"location"`
-	MAC         string                     `json:"mac,omitempty"`
+	// At is when the operator wrote the record, in Unix milliseconds: it
+	// proves an attempt to import, not a creation. A key issued before it
+	// was there already (a 409), however the record came to stay.
+	At  int64  `json:"at,omitempty"`
+	MAC string `json:"mac,omitempty"`
+}
+
+// intentClockSkew is how far Apigee's clock (a key's issuedAt) may run
+// behind the operator's (an intent's At); both keep time by NTP. Past it,
+// a key the operator created reads as adopted: kept in Apigee on deletion,
+// the cautious side.
+const intentClockSkew = 10 * time.Second
+
+// created reports whether cred, found where the intent says, is the key
+// the intent's import created: issued no earlier than the intent was
+// written (less the clock skew). A key with no issue time proves nothing.
+func (in *importIntent) created(cred *apigee.Credential) bool {
+	if in == nil || cred == nil || cred.IssuedAt.IsZero() || in.At == 0 {
+		return false
+	}
+	return !cred.IssuedAt.Before(time.UnixMilli(in.At).Add(-intentClockSkew))
 }
