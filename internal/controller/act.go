@@ -479,13 +479,13 @@ func (run *keyRun) claimAt(fp string, loc apigeev1alpha1.KeyLocation, origin api
 		run.previous = append(run.previous, apigeev1alpha1.PreviousKey{Fingerprint: old, RetireAfter: retire, Location: &oldLoc, Origin: st.KeyOrigin})
 		run.r.event(run.k, corev1.EventTypeNormal, "Rotated", "RotateKey",
 			fmt.Sprintf("Key %s replaces %s, which keeps working until %s", fp, old, retire.UTC().Format(time.RFC3339)))
-		if n := len(run.previous) - maxPreviousKeys; n > 0 {
-			run.r.event(run.k, corev1.EventTypeWarning, "RotationCeiling", "RotateKey", fmt.Sprintf(
-				"More than %d replaced keys would keep working: the oldest, %s, is retired now instead of at the end of its grace period",
-				maxPreviousKeys, run.previous[0].Fingerprint))
-		}
 	}
 	run.forgetPrevious(fp)
+	if len(run.previous) > maxPreviousKeys && old != fp {
+		run.r.event(run.k, corev1.EventTypeWarning, "RotationCeiling", "RotateKey", fmt.Sprintf(
+			"More than %d replaced keys would keep working: the oldest, %s, is retired now instead of at the end of its grace period",
+			maxPreviousKeys, run.previous[0].Fingerprint))
+	}
 	st.ConsumerKeyFingerprint, st.Location, st.Organization, st.KeyOrigin = fp, &loc, loc.Organization, origin
 }
 

@@ -18,6 +18,7 @@ import (
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv"
 )
 
 // readyDrops counts, from the manager's informer, how often the object's
@@ -408,4 +409,36 @@ func TestSpecEditWhileHeldIsNotApplied(t *testing.T) {
 	if s := kstatusOf(t, get(t, ns, "orders")); s != status.CurrentStatus {
 		t.Errorf("applied, kstatus says %s", s)
 	}
+}
+
+// TestCeilingNeverLetsAGeneratedKeyExpire (review of issue 21, 6): two
+// rotate requests fill the ceiling with replaced keys that work for an
+// hour; the current key's scheduled renewal, due seconds later, still goes
+// through (the oldest replaced key retires early) instead of waiting an
+// hour while the key the Secret holds expires.
+func TestCeilingNeverLetsAGeneratedKeyExpire(t *testing.T) {
+	_, ns := setup(t, emulator.X)
+	gen := newKey(ns, "generated", "gen-creds")
+	gen.Spec.Credentials.Generate = true
+	gen.Spec.ExpiresInSeconds = ptr(int64(30))
+	gen.Spec.Rotation.GracePeriod = metav1.Duration{Duration: time.Hour}
+	gen.Spec.Rotation.RenewBefore = &metav1.Duration{Duration: 20 * time.Second}
+	create(t, gen)
+	waitConverged(t, ns, "generated")
+	for i, req := range []string{"r1", "r2"} {
+		annotate(t, ns, "generated", apigeev1alpha1.RotateAnnotation, req)
+		eventually(t, "renewal "+req, func() (bool, string) {
+			k := get(t, ns, "generated")
+			return k.Status.LastRotateRequest == req && len(k.Status.PreviousKeys) == i+1 &&
+				readyCondition(k).Status == metav1.ConditionTrue, readyCondition(k).Reason
+		})
+	}
+	renewed := get(t, ns, "generated").Status.ConsumerKeyFingerprint
+	testenv.Eventually(t, 60*time.Second, "the scheduled renewal past the ceiling", func() (bool, string) {
+		k := get(t, ns, "generated")
+		if r := readyCondition(k); r.Reason == apigeev1alpha1.ReasonKeyExpired {
+			t.Fatalf("the generated key expired while its renewal waited for the rotation ceiling: %s", r.Message)
+		}
+		return k.Status.ConsumerKeyFingerprint != renewed && len(k.Status.PreviousKeys) == 2, readyCondition(k).Reason
+	})
 }
