@@ -349,10 +349,13 @@ func (run *keyRun) importKey(ctx context.Context) error {
 
 // createKey imports the Secret's key. A key another namespace's object
 // holds is never imported (were it gone from Apigee for a moment, the
-// import would take it from its holder): the run gets the conflict Apigee
-// gives for a key in use, and goes on as it would after one.
+// import would take it from its holder): the run makes a harmless call of
+// the same cost in its place (a read of the key on its own app, so the
+// import-pending record lasts a round trip, as for any import), gets the
+// conflict Apigee gives for a key in use, and goes on as after one.
 func (run *keyRun) createKey(ctx context.Context) (*apigee.Credential, error) {
 	if run.heldElsewhere {
+		_, _ = run.client.GetKey(ctx, run.ref())
 		return nil, &apigee.Error{Class: apigee.ClassConflict, Operation: "ImportKey", Message: "the consumer key is in use"}
 	}
 	req := apigee.ImportRequest{ConsumerKey: run.creds.key, ConsumerSecret: run.creds.secret}

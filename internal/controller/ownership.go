@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -95,7 +96,7 @@ func sameOrganization(a, b apigeev1alpha1.KeyLocation) bool {
 	if a.Organization != b.Organization {
 		return false
 	}
-	return a.Endpoint == "" || b.Endpoint == "" || a.Endpoint == b.Endpoint
+	return a.Endpoint == "" || b.Endpoint == "" || normalEndpoint(a.Endpoint) == normalEndpoint(b.Endpoint)
 }
 
 // sameLocation: the same organization, developer and app.
@@ -134,9 +135,19 @@ func normalDeveloper(d string) string {
 	return d
 }
 
-// normalEndpoint makes endpoint spellings comparable.
+// normalEndpoint makes endpoint spellings comparable: scheme and host in
+// lower case, without a default port or trailing slashes. Spellings that
+// differ otherwise (another host name for the same server) stay apart.
 func normalEndpoint(e string) string {
-	return strings.ToLower(strings.TrimRight(e, "/"))
+	e = strings.ToLower(strings.TrimRight(e, "/"))
+	u, err := url.Parse(e)
+	if err != nil || u.Host == "" {
+		return e
+	}
+	if (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {
+		u.Host = u.Hostname()
+	}
+	return u.String()
 }
 
 // describeLocation names a location for messages: organization and app,

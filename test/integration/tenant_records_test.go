@@ -195,6 +195,7 @@ type conflictAnswer struct {
 	reason, message string
 	intents         int
 	appReads        int
+	appCalls        int // every call on the app: what the time to answer is made of
 	intentLeft      bool
 }
 
@@ -213,13 +214,16 @@ func guess(t *testing.T, a *apigeeOrg, ns, name, consumerKey, app string, observ
 	create(t, k)
 	got := waitReason(t, ns, name, wantReason)
 	_, left := got.Annotations[apigeev1alpha1.ImportPendingAnnotation]
-	reads := 0
+	reads, calls := 0, 0
 	for _, c := range a.emu.CallLog() {
 		if c.Operation == emulator.OpGetApp && strings.HasSuffix(c.Path, "/apps/"+app) {
 			reads++
 		}
+		if strings.Contains(c.Path, "/apps/"+app) {
+			calls++
+		}
 	}
-	return conflictAnswer{reason: wantReason, message: readyCondition(got).Message, intents: trace(), appReads: reads, intentLeft: left}
+	return conflictAnswer{reason: wantReason, message: readyCondition(got).Message, intents: trace(), appReads: reads, appCalls: calls, intentLeft: left}
 }
 
 // TestNoOracleForKeysElsewhere (issue 20, 5): team-b, with its own
