@@ -205,12 +205,12 @@ type ApigeeConnection struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   ApigeeConnectionSpec `json:"spec"`
+	Spec ApigeeConnectionSpec `json:"spec"`
 	// A new object reads as status.observedGeneration 0 until the operator
 	// first writes its status, so kstatus (Flux, Config Sync) sees it
 	// InProgress, not Current.
 	// +kubebuilder:default={observedGeneration: 0}
-	Status ConnectionStatus     `json:"status,omitempty"`
+	Status ConnectionStatus `json:"status,omitempty"`
 }
 
 // ApigeeConnectionList is a list of ApigeeConnection.

@@ -118,12 +118,12 @@ type ClusterApigeeConnection struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   ClusterApigeeConnectionSpec `json:"spec"`
+	Spec ClusterApigeeConnectionSpec `json:"spec"`
 	// A new object reads as status.observedGeneration 0 until the operator
 	// first writes its status, so kstatus (Flux, Config Sync) sees it
 	// InProgress, not Current.
 	// +kubebuilder:default={observedGeneration: 0}
-	Status ConnectionStatus            `json:"status,omitempty"`
+	Status ConnectionStatus `json:"status,omitempty"`
 }
 
 // ClusterApigeeConnectionList is a list of ClusterApigeeConnection.

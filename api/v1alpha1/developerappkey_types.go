@@ -429,7 +429,7 @@ type DeveloperAppKey struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   DeveloperAppKeySpec   `json:"spec"`
+	Spec DeveloperAppKeySpec `json:"spec"`
 	// A new object reads as status.observedGeneration 0 until the operator
 	// first writes its status, so kstatus (Flux, Config Sync) sees it
 	// InProgress, not Current.

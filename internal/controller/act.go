@@ -349,10 +349,13 @@ func (run *keyRun) importKey(ctx context.Context) error {
 
 // createKey imports the Secret's key. A key another namespace's object
 // holds is never imported (were it gone from Apigee for a moment, the
-// import would take it from its holder): the run gets the conflict Apigee
-// gives for a key in use, and goes on as it would after one.
+// import would take it from its holder): the run makes a harmless call of
+// the same cost in its place (a read of the key on its own app, so the
+// import-pending record lasts a round trip, as for any import), gets the
+// conflict Apigee gives for a key in use, and goes on as after one.
 func (run *keyRun) createKey(ctx context.Context) (*apigee.Credential, error) {
 	if run.heldElsewhere {
+		_, _ = run.client.GetKey(ctx, run.ref())
 		return nil, &apigee.Error{Class: apigee.ClassConflict, Operation: "ImportKey", Message: "the consumer key is in use"}
 	}
 	req := apigee.ImportRequest{ConsumerKey: run.creds.key, ConsumerSecret: run.creds.secret}
@@ -367,7 +370,8 @@ func (run *keyRun) recordIntent(ctx context.Context) error {
 	if run.intentRecorded {
 		return nil
 	}
-	if err := run.r.recordImportIntent(ctx, run.k, importIntent{Fingerprint: run.fp, Location: run.loc}); err != nil {
+	in := importIntent{Fingerprint: run.fp, Location: run.loc, At: run.r.now().UnixMilli()}
+	if err := run.r.recordImportIntent(ctx, run.k, in); err != nil {
 		return err
 	}
 	run.intentRecorded = true
@@ -439,15 +443,16 @@ func (run *keyRun) settleObserved() error {
 
 // foundOrigin is the origin of the Secret's key found in Apigee before
 // this object recorded it: a key it recorded before (a rotation back)
-// keeps its origin, and a key it was importing when a status write was
-// lost is its own; any other was there before it: adopted.
+// keeps its origin, and a key an earlier run's import created (its intent
+// written before the key was issued) when a status write was lost is its
+// own; any other was there before it: adopted.
 func (run *keyRun) foundOrigin() apigeev1alpha1.KeyOrigin {
 	for _, p := range run.previous {
 		if p.Fingerprint == run.fp && p.Origin != "" {
 			return p.Origin
 		}
 	}
-	if in := run.pending; in != nil && in.Fingerprint == run.fp && sameLocation(in.Location, run.loc) {
+	if in := run.pending; in != nil && in.Fingerprint == run.fp && sameLocation(in.Location, run.loc) && in.created(run.current) {
 		return apigeev1alpha1.KeyOriginCreated
 	}
 	return apigeev1alpha1.KeyOriginAdopted
@@ -477,13 +482,13 @@ func (run *keyRun) claimAt(fp string, loc apigeev1alpha1.KeyLocation, origin api
 		run.previous = append(run.previous, apigeev1alpha1.PreviousKey{Fingerprint: old, RetireAfter: retire, Location: &oldLoc, Origin: st.KeyOrigin})
 		run.r.event(run.k, corev1.EventTypeNormal, "Rotated", "RotateKey",
 			fmt.Sprintf("Key %s replaces %s, which keeps working until %s", fp, old, retire.UTC().Format(time.RFC3339)))
-		if n := len(run.previous) - maxPreviousKeys; n > 0 {
-			run.r.event(run.k, corev1.EventTypeWarning, "RotationCeiling", "RotateKey", fmt.Sprintf(
-				"More than %d replaced keys would keep working: the oldest, %s, is retired now instead of at the end of its grace period",
-				maxPreviousKeys, run.previous[0].Fingerprint))
-		}
 	}
 	run.forgetPrevious(fp)
+	if len(run.previous) > maxPreviousKeys && old != fp {
+		run.r.event(run.k, corev1.EventTypeWarning, "RotationCeiling", "RotateKey", fmt.Sprintf(
+			"More than %d replaced keys would keep working: the oldest, %s, is retired now instead of at the end of its grace period",
+			maxPreviousKeys, run.previous[0].Fingerprint))
+	}
 	st.ConsumerKeyFingerprint, st.Location, st.Organization, st.KeyOrigin = fp, &loc, loc.Organization, origin
 }
 

@@ -243,8 +243,8 @@ func (r *DeveloperAppKeyReconciler) deletePendingImport(ctx context.Context, c a
 		return err
 	}
 	cred := credentialByFingerprint(app, in.Fingerprint)
-	if cred == nil {
-		return nil // the import never took effect
+	if !in.created(cred) {
+		return nil // the import never took effect, or found the key there before it (a 409)
 	}
 	if !r.secretHolds(ctx, k, cred) {
 		return terminal(apigeev1alpha1.ReasonImportUnconfirmed, fmt.Sprintf(

@@ -111,7 +111,7 @@ func (run *keyRun) lifecycle(ctx context.Context) error {
 		}
 		return nil
 	}
-	if len(run.previous) >= maxPreviousKeys {
+	if mayDefer(trigger, run.previous, seen.ExpiresAt) {
 		// A renewal now would retire a replaced key before its grace
 		// period ends (the rotation ceiling): it waits for the oldest to
 		// retire, which brings the object back.
@@ -127,6 +127,17 @@ func (run *keyRun) lifecycle(ctx context.Context) error {
 		k.Status.LastRotateRequest = req
 	}
 	return nil
+}
+
+// mayDefer: a requested renewal at the rotation ceiling waits for the
+// oldest replaced key to retire, unless the current key would expire
+// first. A scheduled renewal never waits (its key is about to expire): the
+// ceiling retires the oldest replaced key early instead.
+func mayDefer(trigger string, previous []apigeev1alpha1.PreviousKey, expires time.Time) bool {
+	if trigger != "Requested" || len(previous) < maxPreviousKeys {
+		return false
+	}
+	return expires.IsZero() || previous[0].RetireAfter.Time.Before(expires)
 }
 
 // renewSecret stages a new random consumer key and secret in the generated

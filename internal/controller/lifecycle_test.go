@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,59 @@ func TestNextLifecycleEvent(t *testing.T) {
 	}
 	if _, ok := nextLifecycleEvent(st, t0.Add(11*24*time.Hour), week); ok {
 		t.Errorf("nothing after expiry")
+	}
+}
+
+// TestRenewalDeferredOnlyWhenTheKeyOutlivesTheWait (review of issue 21, 6):
+// at the rotation ceiling a requested renewal waits for the oldest replaced
+// key, unless the current key would expire first; a scheduled one never
+// waits.
+func TestRenewalDeferredOnlyWhenTheKeyOutlivesTheWait(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	full := []apigeev1alpha1.PreviousKey{
+		{Fingerprint: "sha256:1", RetireAfter: metav1.NewTime(now.Add(time.Hour))},
+		{Fingerprint: "sha256:2", RetireAfter: metav1.NewTime(now.Add(2 * time.Hour))},
+	}
+	for _, c := range []struct {
+		reason   string
+		trigger  string
+		previous []apigeev1alpha1.PreviousKey
+		expires  time.Time
+		want     bool
+	}{
+		{"requested, below the ceiling", "Requested", full[:1], time.Time{}, false},
+		{"requested at the ceiling, the key never expires", "Requested", full, time.Time{}, true},
+		{"requested at the ceiling, the key outlives the wait", "Requested", full, now.Add(3 * time.Hour), true},
+		{"requested at the ceiling, the key expires first", "Requested", full, now.Add(30 * time.Minute), false},
+		{"scheduled at the ceiling", "Scheduled", full, now.Add(30 * time.Minute), false},
+	} {
+		if got := mayDefer(c.trigger, c.previous, c.expires); got != c.want {
+			t.Errorf("%s: mayDefer = %v", c.reason, got)
+		}
+	}
+}
+
+// TestNoCeilingWarningOnRotationBack (review of issue 21, 6): rotating back
+// to a replaced key at the ceiling retires nothing early, so it warns of
+// nothing; a rotation to a new key past the ceiling names the oldest.
+func TestNoCeilingWarningOnRotationBack(t *testing.T) {
+	loc := apigeev1alpha1.KeyLocation{Organization: "o", App: "a", Developer: "d"}
+	now := time.Now()
+	for _, c := range []struct {
+		to   string
+		warn bool
+	}{{"fp-K1", false}, {"fp-K2", false}, {"fp-K4", true}} {
+		rec := &noteRecorder{}
+		k := &apigeev1alpha1.DeveloperAppKey{}
+		k.Status.ConsumerKeyFingerprint, k.Status.Location, k.Status.KeyOrigin = "fp-K3", &loc, apigeev1alpha1.KeyOriginCreated
+		run := &keyRun{r: &DeveloperAppKeyReconciler{recorder: rec}, k: k, loc: loc, now: now, previous: []apigeev1alpha1.PreviousKey{
+			{Fingerprint: "fp-K1", RetireAfter: metav1.NewTime(now.Add(time.Hour)), Location: &loc},
+			{Fingerprint: "fp-K2", RetireAfter: metav1.NewTime(now.Add(2 * time.Hour)), Location: &loc},
+		}}
+		run.claimAt(c.to, loc, apigeev1alpha1.KeyOriginCreated)
+		warned := slices.ContainsFunc(rec.events, func(e string) bool { return strings.HasPrefix(e, "RotationCeiling") })
+		if warned != c.warn {
+			t.Errorf("rotation to %s: RotationCeiling warned %v, want %v (%v)", c.to, warned, c.warn, rec.events)
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package controller
 
 import (
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -97,7 +99,7 @@ func sameOrganization(a, b apigeev1alpha1.KeyLocation) bool {
 	if a.Organization != b.Organization {
 		return false
 	}
-	return a.Endpoint == "" || b.Endpoint == "" || a.Endpoint == b.Endpoint
+	return a.Endpoint == "" || b.Endpoint == "" || normalEndpoint(a.Endpoint) == normalEndpoint(b.Endpoint)
 }
 
 // sameLocation: the same organization, developer and app.
@@ -136,9 +138,19 @@ func normalDeveloper(d string) string {
 	return d
 }
 
-// normalEndpoint makes endpoint spellings comparable.
+// normalEndpoint makes endpoint spellings comparable: scheme and host in
+// lower case, without a default port or trailing slashes. Spellings that
+// differ otherwise (another host name for the same server) stay apart.
 func normalEndpoint(e string) string {
-	return strings.ToLower(strings.TrimRight(e, "/"))
+	e = strings.ToLower(strings.TrimRight(e, "/"))
+	u, err := url.Parse(e)
+	if err != nil || u.Host == "" {
+		return e
+	}
+	if (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {
+		u.Host = u.Hostname()
+	}
+	return u.String()
 }
 
 // describeLocation names a location for messages: organization and app,
@@ -151,11 +163,32 @@ func describeLocation(l apigeev1alpha1.KeyLocation) string {
 	return s + ", developer " + l.Developer + ", app " + l.App
 }
 
-// importIntent is the import-pending record: the key about to be created
-// and where. It holds a fingerprint, never the key, and the operator's
-// signature (intentSigner): only an intent it wrote steers anything.
+// importIntent is the import-pending record: the key about to be created,
+// where, and when the record was written. It holds a fingerprint, never
+// the key, and the operator's signature (intentSigner): only an intent it
+// wrote steers anything.
 type importIntent struct {
 	Fingerprint string                     `json:"fingerprint"`
 	Location    apigeev1alpha1.KeyLocation `json:"location"`
-	MAC         string                     `json:"mac,omitempty"`
+	// At is when the operator wrote the record, in Unix milliseconds: it
+	// proves an attempt to import, not a creation. A key issued before it
+	// was there already (a 409), however the record came to stay.
+	At  int64  `json:"at,omitempty"`
+	MAC string `json:"mac,omitempty"`
+}
+
+// intentClockSkew is how far Apigee's clock (a key's issuedAt) may run
+// behind the operator's (an intent's At); both keep time by NTP. Past it,
+// a key the operator created reads as adopted: kept in Apigee on deletion,
+// the cautious side.
+const intentClockSkew = 10 * time.Second
+
+// created reports whether cred, found where the intent says, is the key
+// the intent's import created: issued no earlier than the intent was
+// written (less the clock skew). A key with no issue time proves nothing.
+func (in *importIntent) created(cred *apigee.Credential) bool {
+	if in == nil || cred == nil || cred.IssuedAt.IsZero() || in.At == 0 {
+		return false
+	}
+	return !cred.IssuedAt.Before(time.UnixMilli(in.At).Add(-intentClockSkew))
 }

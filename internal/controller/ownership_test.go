@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,12 @@ func TestSameLocation(t *testing.T) {
 		{"another organization", here, at(func(l *apigeev1alpha1.KeyLocation) { l.Organization = "sandbox" }), false},
 		{"another endpoint naming the same organization (a tenant's own server)", here,
 			at(func(l *apigeev1alpha1.KeyLocation) { l.Endpoint = "https://tenant.example" }), false},
+		{"the same endpoint spelled with its default port, capitals and a slash", here,
+			at(func(l *apigeev1alpha1.KeyLocation) {
+				l.Endpoint = strings.ToUpper(here.Endpoint[:8]) + here.Endpoint[8:] + ":443/"
+			}), true},
+		{"the same host on another port is another endpoint", here,
+			at(func(l *apigeev1alpha1.KeyLocation) { l.Endpoint = here.Endpoint + ":8443" }), false},
 		{"a 0.1 record has no endpoint and matches on the organization", here,
 			at(func(l *apigeev1alpha1.KeyLocation) { l.Endpoint = "" }), true},
 		{"another app", here, at(func(l *apigeev1alpha1.KeyLocation) { l.App = "other" }), false},

@@ -47,14 +47,16 @@ func (run *keyRun) settlePendingImport(ctx context.Context, conn *connection) er
 	return nil
 }
 
-// pendingKeyThere reads the intent's app afresh: is the key there, and no
-// other object's? Found absent (or another's), the intent is dropped.
+// pendingKeyThere reads the intent's app afresh: is the key there, issued
+// after the intent was written (so that import created it), and no other
+// object's? Otherwise the intent is dropped: absent, older (it was there
+// before: the import got a 409) or another's, the key is not this one's.
 func (run *keyRun) pendingKeyThere(ctx context.Context, in *importIntent) (bool, error) {
 	app, err := run.r.freshApp(ctx, run.client, in.Location)
 	if err != nil {
 		return false, err
 	}
-	if app != nil && credentialByFingerprint(app, in.Fingerprint) != nil {
+	if app != nil && in.created(credentialByFingerprint(app, in.Fingerprint)) {
 		other, err := run.r.heldByAnother(ctx, run.k, in.Location, in.Fingerprint)
 		if err != nil || other == nil {
 			return err == nil, err

@@ -52,6 +52,11 @@ func TestKstatusVerdicts(t *testing.T) {
 		{reason: "WaitingForPeers", run: &keyRun{heldGenerated: true}, want: status.CurrentStatus},
 		{reason: "a Ready key during a transient failure", before: ready, fail: &conditionError{reason: apigeev1alpha1.ReasonUnreachable, retry: true}, want: status.CurrentStatus},
 		{reason: "a Ready key whose organization is held", before: ready, fail: &conditionError{reason: apigeev1alpha1.ReasonConnectionNotReady, wait: true}, want: status.CurrentStatus},
+		{reason: "a spec edit held back by a transient failure", before: func(k *apigeev1alpha1.DeveloperAppKey) {
+			k.Generation = 1
+			ready(k)
+			k.Generation = 2
+		}, fail: &conditionError{reason: apigeev1alpha1.ReasonConnectionNotReady, wait: true}, want: status.InProgressStatus},
 		{reason: "Drifted", run: &keyRun{drift: []string{"import the key"}}, want: status.FailedStatus},
 		{reason: "ApprovalNotGranted", run: &keyRun{withheld: []string{"product p"}}, want: status.FailedStatus},
 		{reason: "AppRevoked", run: &keyRun{app: &apigee.App{Status: apigee.StatusRevoked}}, want: status.FailedStatus},
@@ -83,6 +88,7 @@ func TestKstatusVerdicts(t *testing.T) {
 		k.Generation = 2
 		if c.before != nil {
 			c.before(k)
+			k.Generation = 2
 		}
 		if c.expire {
 			k.Status.ExpiresAt = &past

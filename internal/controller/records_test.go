@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 )
 
 func intentObject(uid, value string) *apigeev1alpha1.DeveloperAppKey {
@@ -117,5 +119,27 @@ func TestSigningKeyWithoutSecretIsPerProcess(t *testing.T) {
 	b, errB := loadSigningKey(context.Background(), nil, nil, types.NamespacedName{})
 	if errA != nil || errB != nil || len(a) != recordsKeySize || bytes.Equal(a, b) {
 		t.Fatalf("without a Secret each process draws its own key: %v %v", errA, errB)
+	}
+}
+
+func TestIntentProvesCreationOnlyForKeysIssuedAfterIt(t *testing.T) {
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	in := &importIntent{Fingerprint: "sha256:1", At: at.UnixMilli()}
+	for _, c := range []struct {
+		reason string
+		issued time.Time
+		want   bool
+	}{
+		{"issued after the intent: this import made it", at.Add(time.Second), true},
+		{"issued a little before, within clock skew", at.Add(-intentClockSkew / 2), true},
+		{"issued well before: it was there already (a 409)", at.Add(-time.Hour), false},
+		{"no issue time proves nothing", time.Time{}, false},
+	} {
+		if got := in.created(&apigee.Credential{IssuedAt: c.issued}); got != c.want {
+			t.Errorf("%s: created = %v", c.reason, got)
+		}
+	}
+	if (&importIntent{Fingerprint: "sha256:1"}).created(&apigee.Credential{IssuedAt: at}) {
+		t.Error("an intent without a write time proves nothing")
 	}
 }

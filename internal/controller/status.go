@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -56,15 +57,28 @@ func timeOrNil(zero bool, t time.Time) *metav1.Time {
 	return &mt
 }
 
-// setConditions sets Ready and Synced from the run's outcome.
+// setConditions sets Ready and Synced from the run's outcome. A Ready
+// condition carried over a transient failure keeps the generation it was
+// earned for: a spec edited since is not applied yet, so the status still
+// describes the earlier generation and Reconciling says what holds the
+// edit back (kstatus: InProgress, never Current for an unapplied edit).
 func setConditions(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *conditionError, now time.Time, window time.Duration) {
 	gen := k.Generation
+	transient := failure != nil && (failure.retry || failure.wait)
 	ready, synced := conditionsFor(k, run, failure, now, window)
-	ready.ObservedGeneration, synced.ObservedGeneration = gen, gen
+	applied := gen
+	if transient && ready.Status == metav1.ConditionTrue {
+		applied = ready.ObservedGeneration
+	}
+	ready.ObservedGeneration, synced.ObservedGeneration = applied, gen
 	meta.SetStatusCondition(&k.Status.Conditions, ready)
 	meta.SetStatusCondition(&k.Status.Conditions, synced)
-	setProgress(&k.Status.Conditions, ready, failure != nil && (failure.retry || failure.wait), gen)
-	k.Status.ObservedGeneration = gen
+	if applied != gen {
+		ready = condition(apigeev1alpha1.ConditionReady, metav1.ConditionFalse, failure.reason,
+			fmt.Sprintf("generation %d is not applied yet: %s", gen, failure.message))
+	}
+	setProgress(&k.Status.Conditions, ready, transient, gen)
+	k.Status.ObservedGeneration = applied
 }
 
 func conditionsFor(k *apigeev1alpha1.DeveloperAppKey, run *keyRun, failure *conditionError, now time.Time, window time.Duration) (ready, synced metav1.Condition) {

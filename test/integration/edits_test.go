@@ -13,10 +13,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
+	"github.com/apigee-key-operator/apigee-key-operator/internal/testenv"
 )
 
 // readyDrops counts, from the manager's informer, how often the object's
@@ -356,5 +358,87 @@ func TestConnectionEditDuringImportLosesNoKey(t *testing.T) {
 		if n := a.emu.Calls(emulator.OpCreateKey); n != 1 {
 			t.Errorf("the key was imported %d times, want once", n)
 		}
+	})
+}
+
+// TestSpecEditWhileHeldIsNotApplied (review of issue 21, 7): while the
+// organization is held a user revokes a Ready key. The key keeps working,
+// but the revocation has not reached Apigee: the status keeps describing
+// the earlier generation (observedGeneration), Reconciling says why, and
+// kstatus reports InProgress, never Current. When Apigee answers, the
+// revocation is applied and the status describes the new generation.
+func TestSpecEditWhileHeldIsNotApplied(t *testing.T) {
+	a, ns := setup(t, emulator.X)
+	create(t, credentialsSecret(ns, "creds", "heldKey", "heldSecret"))
+	k := newKey(ns, "orders", "creds")
+	k.Spec.APIProducts = k.Spec.APIProducts[:1]
+	create(t, k)
+	waitConverged(t, ns, "orders")
+	a.emu.InjectFault(emulator.Fault{Status: 503})
+	eventually(t, "the organization held", func() (bool, string) {
+		touchSecret(t, ns, "creds")
+		time.Sleep(300 * time.Millisecond) // longer than the harness's snapshot TTL
+		synced := meta.FindStatusCondition(get(t, ns, "orders").Status.Conditions, apigeev1alpha1.ConditionSynced)
+		return synced != nil && synced.Status == "False" && containsText(synced.Message, "(Unreachable)"), synced.String()
+	})
+	update(t, ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) { k.Spec.Status = apigeev1alpha1.Revoked })
+	eventually(t, "the edit seen and held back", func() (bool, string) {
+		got := get(t, ns, "orders")
+		synced := meta.FindStatusCondition(got.Status.Conditions, apigeev1alpha1.ConditionSynced)
+		return synced != nil && synced.ObservedGeneration == got.Generation && synced.Status == "False", synced.String()
+	})
+	got := get(t, ns, "orders")
+	if got.Status.ObservedGeneration == got.Generation {
+		t.Errorf("status claims generation %d is applied while Apigee has the key %s", got.Generation, a.key(t, appName, "heldKey").Status)
+	}
+	if c := meta.FindStatusCondition(got.Status.Conditions, apigeev1alpha1.ConditionReconciling); c == nil || c.Status != "True" {
+		t.Errorf("Reconciling should say what holds the edit back: %+v", got.Status.Conditions)
+	}
+	if s := kstatusOf(t, got); s != status.InProgressStatus {
+		t.Errorf("kstatus says %s for a revocation that has not reached Apigee", s)
+	}
+
+	a.emu.ClearFaults()
+	eventually(t, "the revocation applied", func() (bool, string) {
+		touchSecret(t, ns, "creds")
+		time.Sleep(300 * time.Millisecond)
+		got := get(t, ns, "orders")
+		return got.Status.ObservedGeneration == got.Generation && a.key(t, appName, "heldKey").Status == apigee.StatusRevoked &&
+			readyCondition(got).Reason == apigeev1alpha1.ReasonConverged, readyCondition(got).Reason
+	})
+	if s := kstatusOf(t, get(t, ns, "orders")); s != status.CurrentStatus {
+		t.Errorf("applied, kstatus says %s", s)
+	}
+}
+
+// TestCeilingNeverLetsAGeneratedKeyExpire (review of issue 21, 6): two
+// rotate requests fill the ceiling with replaced keys that work for an
+// hour; the current key's scheduled renewal, due seconds later, still goes
+// through (the oldest replaced key retires early) instead of waiting an
+// hour while the key the Secret holds expires.
+func TestCeilingNeverLetsAGeneratedKeyExpire(t *testing.T) {
+	_, ns := setup(t, emulator.X)
+	gen := newKey(ns, "generated", "gen-creds")
+	gen.Spec.Credentials.Generate = true
+	gen.Spec.ExpiresInSeconds = ptr(int64(30))
+	gen.Spec.Rotation.GracePeriod = metav1.Duration{Duration: time.Hour}
+	gen.Spec.Rotation.RenewBefore = &metav1.Duration{Duration: 20 * time.Second}
+	create(t, gen)
+	waitConverged(t, ns, "generated")
+	for i, req := range []string{"r1", "r2"} {
+		annotate(t, ns, "generated", apigeev1alpha1.RotateAnnotation, req)
+		eventually(t, "renewal "+req, func() (bool, string) {
+			k := get(t, ns, "generated")
+			return k.Status.LastRotateRequest == req && len(k.Status.PreviousKeys) == i+1 &&
+				readyCondition(k).Status == metav1.ConditionTrue, readyCondition(k).Reason
+		})
+	}
+	renewed := get(t, ns, "generated").Status.ConsumerKeyFingerprint
+	testenv.Eventually(t, 60*time.Second, "the scheduled renewal past the ceiling", func() (bool, string) {
+		k := get(t, ns, "generated")
+		if r := readyCondition(k); r.Reason == apigeev1alpha1.ReasonKeyExpired {
+			t.Fatalf("the generated key expired while its renewal waited for the rotation ceiling: %s", r.Message)
+		}
+		return k.Status.ConsumerKeyFingerprint != renewed && len(k.Status.PreviousKeys) == 2, readyCondition(k).Reason
 	})
 }

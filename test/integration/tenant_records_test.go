@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
@@ -191,6 +195,7 @@ type conflictAnswer struct {
 	reason, message string
 	intents         int
 	appReads        int
+	appCalls        int // every call on the app: what the time to answer is made of
 	intentLeft      bool
 }
 
@@ -209,13 +214,16 @@ func guess(t *testing.T, a *apigeeOrg, ns, name, consumerKey, app string, observ
 	create(t, k)
 	got := waitReason(t, ns, name, wantReason)
 	_, left := got.Annotations[apigeev1alpha1.ImportPendingAnnotation]
-	reads := 0
+	reads, calls := 0, 0
 	for _, c := range a.emu.CallLog() {
 		if c.Operation == emulator.OpGetApp && strings.HasSuffix(c.Path, "/apps/"+app) {
 			reads++
 		}
+		if strings.Contains(c.Path, "/apps/"+app) {
+			calls++
+		}
 	}
-	return conflictAnswer{reason: wantReason, message: readyCondition(got).Message, intents: trace(), appReads: reads, intentLeft: left}
+	return conflictAnswer{reason: wantReason, message: readyCondition(got).Message, intents: trace(), appReads: reads, appCalls: calls, intentLeft: left}
 }
 
 // TestNoOracleForKeysElsewhere (issue 20, 5): team-b, with its own
@@ -331,6 +339,155 @@ func TestUnsignedIntentFromEarlierRelease(t *testing.T) {
 			if c.Operation == emulator.OpCreateKey && c.Status/100 == 2 {
 				t.Errorf("the key was created again: %v", c)
 			}
+		}
+	})
+}
+
+// captureIntents records, from the manager's informer, every import-pending
+// value the object carries: what a tenant watching its own object sees.
+func captureIntents(t *testing.T, ns, name string) func() []string {
+	t.Helper()
+	inf, err := cached.GetInformer(context.Background(), &apigeev1alpha1.DeveloperAppKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	rec := func(o any) {
+		k, ok := o.(*apigeev1alpha1.DeveloperAppKey)
+		if !ok || k.Namespace != ns || k.Name != name {
+			return
+		}
+		if v, ok := k.Annotations[apigeev1alpha1.ImportPendingAnnotation]; ok {
+			mu.Lock()
+			seen = append(seen, v)
+			mu.Unlock()
+		}
+	}
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: rec, UpdateFunc: func(_, o any) { rec(o) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inf.RemoveEventHandler(reg) })
+	return func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
+}
+
+// TestReplayedIntentMakesNoCreatedKey (review of issue 20, 3): a tenant
+// holding a portal key's values lets the operator adopt it, saves the
+// signed intent it saw on its object, rotates away until the adopted key
+// is forgotten, then writes the saved intent back and points the Secret at
+// the portal key again. The intent proves an attempt, written after the
+// portal key was issued: the key is adopted again, never Created, and
+// deleting the object leaves it.
+func TestReplayedIntentMakesNoCreatedKey(t *testing.T) {
+	clock := &pastClock{}
+	a, ns := setup(t, emulator.X, func(o *emulator.Options) { o.Clock = clock.time })
+	a.preImport(t, appName, "portalKey", "portalSecret")
+	clock.now()
+	seen := captureIntents(t, ns, "orders")
+	create(t, credentialsSecret(ns, "creds", "portalKey", "portalSecret"))
+	k := newKey(ns, "orders", "creds")
+	k.Spec.Rotation.GracePeriod = metav1.Duration{Duration: 2 * time.Second}
+	create(t, k)
+	if got := waitConverged(t, ns, "orders"); got.Status.KeyOrigin != apigeev1alpha1.KeyOriginAdopted {
+		t.Fatalf("keyOrigin = %q, want Adopted", got.Status.KeyOrigin)
+	}
+	captured := seen()
+	if len(captured) == 0 {
+		t.Fatal("no signed intent was visible to a watcher: the test replays nothing")
+	}
+	changeSecret(t, ns, "creds", func(s *corev1.Secret) {
+		s.Data["consumerKey"], s.Data["consumerSecret"] = []byte("tenantKey2"), []byte("tenantSecret2")
+	})
+	eventually(t, "the adopted portal key forgotten", func() (bool, string) {
+		g := get(t, ns, "orders")
+		return len(g.Status.PreviousKeys) == 0 && readyCondition(g).Reason == apigeev1alpha1.ReasonConverged, readyCondition(g).Message
+	})
+	setIntent(t, ns, "orders", captured[0])
+	changeSecret(t, ns, "creds", func(s *corev1.Secret) {
+		s.Data["consumerKey"], s.Data["consumerSecret"] = []byte("portalKey"), []byte("portalSecret")
+	})
+	var got *apigeev1alpha1.DeveloperAppKey
+	eventually(t, "the portal key current again", func() (bool, string) {
+		got = get(t, ns, "orders")
+		return got.Status.ConsumerKeyFingerprint == apigee.Fingerprint("portalKey") &&
+			readyCondition(got).Reason == apigeev1alpha1.ReasonConverged, readyCondition(got).Message
+	})
+	if got.Status.KeyOrigin != apigeev1alpha1.KeyOriginAdopted {
+		t.Errorf("a replayed signed intent made the pre-existing portal key %q", got.Status.KeyOrigin)
+	}
+	deleteKey(t, ns, "orders")
+	waitGone(t, ns, "orders")
+	if a.key(t, appName, "portalKey") == nil {
+		t.Errorf("deleting the object deleted the portal key it never created")
+	}
+}
+
+// pastClock is an emulator clock that runs an hour behind until now() is
+// called: keys made before then (a portal's) were issued long before any
+// intent of the operator's.
+type pastClock struct{ caughtUp atomic.Bool }
+
+func (c *pastClock) time() time.Time {
+	if c.caughtUp.Load() {
+		return time.Now()
+	}
+	return time.Now().Add(-time.Hour)
+}
+
+func (c *pastClock) now() { c.caughtUp.Store(true) }
+
+// onConflictImport runs edit once, when an import answers 409: the
+// operator's removal of its intent then meets a changed object.
+type onConflictImport struct {
+	mu   sync.Mutex
+	edit func()
+}
+
+func (h *onConflictImport) onCall(c emulator.Call) {
+	if c.Operation != emulator.OpCreateKey || c.Status != 409 {
+		return
+	}
+	h.mu.Lock()
+	edit := h.edit
+	h.edit = nil
+	h.mu.Unlock()
+	if edit != nil {
+		edit()
+	}
+}
+
+// TestEditDuring409KeepsKeyAdopted (review of issue 20, 3): a GitOps label
+// lands while the import of a portal key's values answers 409, so the
+// operator's removal of its intent conflicts and the intent stays. The
+// next run still adopts the key (it was issued before the intent), and
+// deleting the object leaves it.
+func TestEditDuring409KeepsKeyAdopted(t *testing.T) {
+	dialects(t, func(t *testing.T, d emulator.Dialect) {
+		hook, clock := &onConflictImport{}, &pastClock{}
+		a, ns := setup(t, d, func(o *emulator.Options) { o.OnCall, o.Clock = hook.onCall, clock.time })
+		a.preImport(t, appName, "portalKey", "portalSecret")
+		clock.now()
+		hook.mu.Lock()
+		hook.edit = func() {
+			editObject(ns, "orders", func(k *apigeev1alpha1.DeveloperAppKey) {
+				if k.Labels == nil {
+					k.Labels = map[string]string{}
+				}
+				k.Labels["argocd.argoproj.io/instance"] = "orders"
+			})
+		}
+		hook.mu.Unlock()
+		create(t, credentialsSecret(ns, "creds", "portalKey", "portalSecret"))
+		create(t, newKey(ns, "orders", "creds"))
+		got := waitConverged(t, ns, "orders")
+		if got.Status.KeyOrigin != apigeev1alpha1.KeyOriginAdopted {
+			t.Errorf("a key that was in Apigee before the object is recorded %q", got.Status.KeyOrigin)
+		}
+		deleteKey(t, ns, "orders")
+		waitGone(t, ns, "orders")
+		if a.key(t, appName, "portalKey") == nil {
+			t.Errorf("deleting the object deleted the portal key it never created")
 		}
 	})
 }
