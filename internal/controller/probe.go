@@ -154,7 +154,7 @@ func (p *connectionProber) probe(ctx context.Context, conn *connection) (metav1.
 	}
 	if st := p.connections.healthOf(conn).Status(); !st.Reachable {
 		return readyCondition(metav1.ConditionFalse, apigeev1alpha1.ReasonUnreachable, unreachableMessage(conn, st)),
-			max(time.Until(st.NextTrial), time.Second), nil
+			untilTrial(st), nil
 	}
 	reason, message, transient := connectionReason(err)
 	cond := readyCondition(metav1.ConditionFalse, reason, message)
@@ -162,6 +162,17 @@ func (p *connectionProber) probe(ctx context.Context, conn *connection) (metav1.
 		return cond, 0, err
 	}
 	return cond, 0, nil
+}
+
+// untilTrial is when to probe an unreachable organization again: at its
+// next trial, or, once that is due (a key call may be the trial, not the
+// probe), after a first cool-down; the organization's health changing
+// requeues the connection sooner.
+func untilTrial(st apigee.HealthStatus) time.Duration {
+	if d := time.Until(st.NextTrial); d >= time.Second {
+		return d
+	}
+	return apigee.FirstCooldown
 }
 
 // unreachableMessage tells people what an unreachable organization means.
