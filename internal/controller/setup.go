@@ -39,6 +39,12 @@ type Options struct {
 	// one), so an organization that is slow or hangs leaves the other
 	// half to every other organization.
 	OrganizationConcurrency int
+	// NamespaceConcurrency is how many keys of one namespace, across all
+	// of its connections and organizations, are reconciled at once;
+	// default half the manager's workers (at least one). Organization
+	// names are a tenant's to choose: this share is what bounds a tenant
+	// whose endpoints hang, however many organizations it names.
+	NamespaceConcurrency int
 	// RecordsSecret names the Secret, in the operator's own namespace, that
 	// holds the key it signs its import intents with; created on first
 	// start. Empty: a key for this process only, so intents written before
@@ -62,15 +68,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry), o.Tenancy)
 	conns.callTimeout = o.CallTimeout
+	halfTheWorkers := max(1, mgr.GetControllerOptions().MaxConcurrentReconciles/2)
 	if o.OrganizationConcurrency <= 0 {
-		o.OrganizationConcurrency = max(1, mgr.GetControllerOptions().MaxConcurrentReconciles/2)
+		o.OrganizationConcurrency = halfTheWorkers
 	}
-	gates := newOrgGates(o.OrganizationConcurrency, o.Now)
+	if o.NamespaceConcurrency <= 0 {
+		o.NamespaceConcurrency = halfTheWorkers
+	}
+	gates := newOrgGates(o.OrganizationConcurrency, o.NamespaceConcurrency, o.Now)
 	gates.waitingKeys = register(metrics.Registry, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "apigee_key_operator_keys_waiting",
 		Help: "DeveloperAppKeys waiting for a turn with their organization (its budget, its share of the workers, or its answer).",
 	}, []string{"endpoint", "organization"}))
-	conns.onHealth = gates.reachable
+	conns.onHealth = gates.healthChanged
 	secrets := &secretWatch{client: mgr.GetClient(), connectionSecretChanged: conns.SecretChanged}
 	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval,
 		metrics: newConnectionMetrics(metrics.Registry)}
