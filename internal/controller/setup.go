@@ -92,7 +92,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	keys := &DeveloperAppKeyReconciler{
 		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), connections: conns,
-		snapshots: newAppSnapshots(o.SnapshotTTL, o.Now), gates: gates, recorder: mgr.GetEventRecorder("apigee-key-operator"), refusals: newRefusals(), intents: intentSigner{key: signingKey},
+		snapshots: newAppSnapshots(o.SnapshotTTL, o.ResyncInterval, o.Now), gates: gates, recorder: mgr.GetEventRecorder("apigee-key-operator"), refusals: newRefusals(), intents: intentSigner{key: signingKey},
 		metrics: newKeyMetrics(metrics.Registry), resync: o.ResyncInterval, now: o.Now, expiryWarning: o.ExpiryWarningWindow,
 	}
 	return keys.setup(mgr, secrets)
