@@ -218,4 +218,3 @@ func (s *appSnapshots) len() (n, bytes int) {
 	s.trim()
 	return len(s.sizes), s.bytes
 }
-
