@@ -61,8 +61,10 @@ type orgGates struct {
 	// resyncDue is when each key's resync was scheduled: a key back
 	// before that came for a change, and goes first.
 	resyncDue map[types.NamespacedName]time.Time
-	// waitingKeys, if set, exports how many keys wait in each lane.
+	// waitingKeys, if set, exports how many keys wait in each lane, for
+	// the first apigee.MaxOrganizationSeries lanes (exported).
 	waitingKeys *prometheus.GaugeVec
+	exported    int
 }
 
 // orgLane is one organization's turns.
@@ -227,6 +229,31 @@ func (g *orgGates) healthChanged(orgKey string) {
 	}
 }
 
+// forgetOrganization drops the lane of an organization no connection
+// reaches any more, with its gauge. Its waiting keys come back with their
+// resync or their connection's change; keys still in their turn leave as
+// usual.
+func (g *orgGates) forgetOrganization(orgKey string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	lane, ok := g.lanes[orgKey]
+	if !ok {
+		return
+	}
+	delete(g.lanes, orgKey)
+	if lane.timer != nil {
+		lane.timer.Stop()
+	}
+	for key := range lane.invited {
+		delete(g.invited, key)
+		g.release(key.Namespace)
+	}
+	if lane.waitingGauge != nil {
+		g.waitingKeys.DeleteLabelValues(lane.endpoint, lane.org)
+		g.exported--
+	}
+}
+
 // early: a key back before its resync was due came for a change (its
 // Secret, say). A key with no resync recorded (the operator just started)
 // came for its resync.
@@ -240,8 +267,9 @@ func (g *orgGates) lane(orgKey string, limiter *rate.Limiter, health *apigee.Hea
 	if !ok {
 		lane = &orgLane{key: orgKey, endpoint: endpoint, org: org, active: map[types.NamespacedName]bool{},
 			invited: map[types.NamespacedName]time.Time{}, waiting: map[types.NamespacedName]bool{}}
-		if g.waitingKeys != nil {
+		if g.waitingKeys != nil && g.exported < apigee.MaxOrganizationSeries {
 			lane.waitingGauge = g.waitingKeys.WithLabelValues(endpoint, org)
+			g.exported++
 		}
 		g.lanes[orgKey] = lane
 	}

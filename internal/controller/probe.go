@@ -69,12 +69,13 @@ func (p *connectionProber) reconcileObject(ctx context.Context, req ctrl.Request
 	kind := connectionKind(obj)
 	if err := p.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
+			p.connections.Forget(kind, req.NamespacedName)
 			p.metrics.forget(kind, req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
-		p.connections.Forget(obj)
+		p.connections.Forget(kind, req.NamespacedName)
 		p.metrics.forget(kind, req.NamespacedName)
 		return ctrl.Result{}, nil
 	}

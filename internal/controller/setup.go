@@ -80,7 +80,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Name: "apigee_key_operator_keys_waiting",
 		Help: "DeveloperAppKeys waiting for a turn with their organization (its budget, its share of the workers, or its answer).",
 	}, []string{"endpoint", "organization"}))
-	conns.onHealth = gates.healthChanged
+	snapshots := newAppSnapshots(o.SnapshotTTL, o.ResyncInterval, o.Now)
+	shareOrganizationState(conns, gates, snapshots)
 	secrets := &secretWatch{client: mgr.GetClient(), connectionSecretChanged: conns.SecretChanged}
 	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval,
 		metrics: newConnectionMetrics(metrics.Registry)}
@@ -92,10 +93,22 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	keys := &DeveloperAppKeyReconciler{
 		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), connections: conns,
-		snapshots: newAppSnapshots(o.SnapshotTTL, o.ResyncInterval, o.Now), gates: gates, recorder: mgr.GetEventRecorder("apigee-key-operator"), refusals: newRefusals(), intents: intentSigner{key: signingKey},
+		snapshots: snapshots, gates: gates, recorder: mgr.GetEventRecorder("apigee-key-operator"), refusals: newRefusals(), intents: intentSigner{key: signingKey},
 		metrics: newKeyMetrics(metrics.Registry), resync: o.ResyncInterval, now: o.Now, expiryWarning: o.ExpiryWarningWindow,
 	}
 	return keys.setup(mgr, secrets)
+}
+
+// shareOrganizationState ties the gates and the snapshots to the
+// connections: they hear when an organization's health changes, and let go
+// of what they keep for a connection or an organization once it is gone.
+func shareOrganizationState(conns *Connections, gates *orgGates, snapshots *appSnapshots) {
+	conns.onHealth = gates.healthChanged
+	conns.onConnectionGone = func(uid types.UID) { snapshots.forgetConnection(string(uid)) }
+	conns.onOrganizationGone = func(endpoint, org string) {
+		gates.forgetOrganization(apigee.OrgKey(endpoint, org))
+		snapshots.forgetOrganization(endpoint, org)
+	}
 }
 
 func withDefaults(o Options) Options {
