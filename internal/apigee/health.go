@@ -68,6 +68,10 @@ type HealthStatus struct {
 	// says one is under way.
 	NextTrial time.Time
 	Trialing  bool
+	// KeyCallTrial: only a key or app call may be the next trial (those
+	// failed, the probe did not), so the probe cannot tell whether the
+	// organization answers again: a key must make the trial.
+	KeyCallTrial bool
 }
 
 // Status returns the organization's health now.
@@ -77,7 +81,8 @@ func (h *Health) Status() HealthStatus {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return HealthStatus{Reachable: h.openUntil.IsZero(), Failures: h.failures, Last: h.last, NextTrial: h.openUntil, Trialing: h.trialing}
+	return HealthStatus{Reachable: h.openUntil.IsZero(), Failures: h.failures, Last: h.last, NextTrial: h.openUntil, Trialing: h.trialing,
+		KeyCallTrial: !h.openUntil.IsZero() && !h.failedKinds[probeCall]}
 }
 
 // admit lets a call go, and says whether it is the trial of an open

@@ -38,6 +38,9 @@ type connection struct {
 	// scope is what the namespace that resolved the connection may reach
 	// (Connections.Get sets it).
 	scope grant.Scope
+	// keysMakeTheTrial: its organization is unreachable and only a key's
+	// call can be the trial that reopens it (Connections.Get sets it).
+	keysMakeTheTrial bool
 }
 
 func fromNamespaced(c *apigeev1alpha1.ApigeeConnection) *connection {
@@ -79,10 +82,16 @@ func (c *connection) secretKey() (types.NamespacedName, bool) {
 }
 
 // ready reports whether the connection's last probe succeeded for its
-// current generation.
+// current generation, or keys may go on to their organization's gate:
+// when only key calls failed (the endpoint answers the probe, a tenant's
+// own server, say), the probe cannot reopen the organization, and a key
+// parked at the gate makes the trial.
 func (c *connection) ready() bool {
 	cond := meta.FindStatusCondition(c.status.Conditions, apigeev1alpha1.ConditionReady)
-	return cond != nil && cond.Status == metav1.ConditionTrue && c.status.ObservedGeneration == c.object.GetGeneration()
+	if cond == nil || c.status.ObservedGeneration != c.object.GetGeneration() {
+		return false
+	}
+	return cond.Status == metav1.ConditionTrue || cond.Reason == apigeev1alpha1.ReasonUnreachable && c.keysMakeTheTrial
 }
 
 // notReadyReason is " (Reason)" of the connection's Ready condition, or "".
@@ -271,6 +280,7 @@ func (cs *Connections) Get(ctx context.Context, ref apigeev1alpha1.ConnectionRef
 	if err != nil {
 		return nil, err
 	}
+	conn.keysMakeTheTrial = cs.healthOf(conn).Status().KeyCallTrial
 	if conn.allowed == nil {
 		return conn, nil
 	}
