@@ -19,25 +19,25 @@ import (
 
 // options are the operator's command-line settings.
 type options struct {
-	metricsAddr      string
-	metricsSecure    bool
-	probeAddr        string
-	pprofAddr        string
-	leaderElect      bool
-	leaderElectNS    string
-	leaseDuration    time.Duration // leader election timings
-	renewDeadline    time.Duration
-	retryPeriod      time.Duration
-	resyncInterval   time.Duration
-	expiryWarning    time.Duration
-	watchNamespaces  string
-	verbosity        int
-	logFormat        string
-	concurrency      int
+	metricsAddr     string
+	metricsSecure   bool
+	probeAddr       string
+	pprofAddr       string
+	leaderElect     bool
+	leaderElectNS   string
+	leaseDuration   time.Duration // leader election timings
+	renewDeadline   time.Duration
+	retryPeriod     time.Duration
+	resyncInterval  time.Duration
+	expiryWarning   time.Duration
+	watchNamespaces string
+	verbosity       int
+	logFormat       string
+	concurrency     int
 	// namespaceConcurrency caps one namespace's keys in flight (0: half).
 	namespaceConcurrency int
-	reconcileTimeout time.Duration
-	callTimeout      time.Duration
+	reconcileTimeout     time.Duration
+	callTimeout          time.Duration
 	// Tenancy: what the operator lends to namespaces.
 	namespacedAmbient bool
 	orgRequestsPerMin int
