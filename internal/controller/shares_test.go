@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -112,5 +113,24 @@ func TestGateTrialIsAKeyCall(t *testing.T) {
 	g.leave(trialKey, false)
 	if got := woken(t, g); got == trialKey {
 		t.Fatalf("woke %s again", got.Name)
+	}
+}
+
+// TestKeysGoToTheGateWhenOnlyTheyCanTrial: a connection Unreachable is not
+// ready for its keys, unless only key calls failed (its probe cannot reopen
+// the organization): then they go on to the gate, where one makes the trial.
+func TestKeysGoToTheGateWhenOnlyTheyCanTrial(t *testing.T) {
+	conn := namespacedConn(ambientSpec("http://hostile.test"))
+	conn.status.Conditions = []metav1.Condition{{Type: apigeev1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: apigeev1alpha1.ReasonUnreachable}}
+	if conn.ready() {
+		t.Error("an Unreachable connection whose probe can make the trial is ready for its keys")
+	}
+	conn.keysMakeTheTrial = true
+	if !conn.ready() {
+		t.Error("an Unreachable connection whose keys must make the trial holds them back")
+	}
+	conn.status.Conditions[0].Reason = apigeev1alpha1.ReasonUnauthorized
+	if conn.ready() {
+		t.Error("an Unauthorized connection is ready for its keys")
 	}
 }
