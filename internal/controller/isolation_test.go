@@ -218,8 +218,9 @@ func TestGateHoldsUnreachableOrganizations(t *testing.T) {
 		t.Fatalf("another organization's key was held: %v", err)
 	}
 	noneWoken(t, g)
-	// Once the cool-down is over a trial call goes (the connection's probe,
-	// in the operator) and its good answer reopens the organization.
+	// Once the cool-down is over a trial call of the kind that failed goes
+	// (here a key call; see TestGateTrialIsAKeyCall) and its good answer
+	// reopens the organization.
 	now = now.Add(apigee.FirstCooldown)
 	do(200)
 	if got := woken(t, g); got != nn("k") {
