@@ -501,8 +501,17 @@ func namespaceAtShare(share int) error {
 		"waiting for a turn: this namespace's keys already hold their share of the operator's workers (%d at once, across all of its connections)", share)}
 }
 
-// unreachable is a key parked until its organization answers again.
+// unreachable is a key parked until its organization answers again. When
+// only key calls failed, the connection's probe fails at once too (its
+// Ready says Unreachable) and the key says so, as any key of a connection
+// that is not Ready does; but it waits here, as one of the keys that make
+// the trials, rather than for the connection.
 func unreachable(org string, st apigee.HealthStatus) error {
+	if st.KeyCallTrial {
+		return &conditionError{reason: apigeev1alpha1.ReasonConnectionNotReady, wait: true, message: fmt.Sprintf(
+			"the connection is not Ready (Unreachable): organization %s is not answering key calls (%d in a row failed; last: %s); "+
+				"its keys wait, and one of them makes the next trial call, at %s", org, st.Failures, st.Last, st.NextTrial.UTC().Format(time.RFC3339))}
+	}
 	return &conditionError{reason: apigeev1alpha1.ReasonUnreachable, wait: true, message: fmt.Sprintf(
 		"organization %s is not answering (%d calls in a row failed; last: %s); its keys are retried when a trial call, "+
 			"next at %s, succeeds (see the connection's Ready condition)", org, st.Failures, st.Last, st.NextTrial.UTC().Format(time.RFC3339))}

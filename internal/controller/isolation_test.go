@@ -211,7 +211,9 @@ func TestGateHoldsUnreachableOrganizations(t *testing.T) {
 		do(503)
 	}
 	err := entered(g.enter(apigee.OrgKey("http://down.test", "down"), unlimited, health, nn("k"), "", "down", true))
-	if reason := waitReason(t, err); reason != apigeev1alpha1.ReasonUnreachable {
+	// Key calls failed: the probe cannot reopen the organization, so the
+	// key waits here, saying its connection is not Ready.
+	if reason := waitReason(t, err); reason != apigeev1alpha1.ReasonConnectionNotReady {
 		t.Fatalf("parked with %s: %v", reason, err)
 	}
 	if err := entered(g.enter("other-org", unlimited, nil, nn("elsewhere"), "", "up", true)); err != nil {

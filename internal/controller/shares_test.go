@@ -90,7 +90,7 @@ func TestGateTrialIsAKeyCall(t *testing.T) {
 		_ = call(apigee.OpGetApp, 504)
 	}
 	for _, k := range []string{"k1", "k2"} {
-		if reason := waitReason(t, entered(g.enter(orgKey, unlimited, health, nn(k), "", "h", true))); reason != apigeev1alpha1.ReasonUnreachable {
+		if reason := waitReason(t, entered(g.enter(orgKey, unlimited, health, nn(k), "", "h", true))); reason != apigeev1alpha1.ReasonConnectionNotReady {
 			t.Fatalf("%s parked with %s", k, reason)
 		}
 	}
