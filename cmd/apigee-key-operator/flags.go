@@ -19,23 +19,25 @@ import (
 
 // options are the operator's command-line settings.
 type options struct {
-	metricsAddr      string
-	metricsSecure    bool
-	probeAddr        string
-	pprofAddr        string
-	leaderElect      bool
-	leaderElectNS    string
-	leaseDuration    time.Duration // leader election timings
-	renewDeadline    time.Duration
-	retryPeriod      time.Duration
-	resyncInterval   time.Duration
-	expiryWarning    time.Duration
-	watchNamespaces  string
-	verbosity        int
-	logFormat        string
-	concurrency      int
-	reconcileTimeout time.Duration
-	callTimeout      time.Duration
+	metricsAddr     string
+	metricsSecure   bool
+	probeAddr       string
+	pprofAddr       string
+	leaderElect     bool
+	leaderElectNS   string
+	leaseDuration   time.Duration // leader election timings
+	renewDeadline   time.Duration
+	retryPeriod     time.Duration
+	resyncInterval  time.Duration
+	expiryWarning   time.Duration
+	watchNamespaces string
+	verbosity       int
+	logFormat       string
+	concurrency     int
+	// namespaceConcurrency caps one namespace's keys in flight (0: half).
+	namespaceConcurrency int
+	reconcileTimeout     time.Duration
+	callTimeout          time.Duration
 	// Tenancy: what the operator lends to namespaces.
 	namespacedAmbient bool
 	orgRequestsPerMin int
@@ -60,6 +62,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.DurationVar(&o.expiryWarning, "expiry-warning-window", 7*24*time.Hour, "How long before a key expires the KeyExpiringSoon warning is sent and Ready says when.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for DeveloperAppKeys and ApigeeConnections; empty watches all.")
 	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 32, "Objects of each kind reconciled at once; one organization's keys take at most half of them. Apigee calls stay within each organization's rate limit whatever this is.")
+	fs.IntVar(&o.namespaceConcurrency, "namespace-max-concurrent-reconciles", 0, "Keys of one namespace reconciled at once, across all of its connections and organizations; 0: half of --max-concurrent-reconciles. "+
+		"A tenant whose endpoints hang holds at most this many workers, however many organizations it names.")
 	fs.DurationVar(&o.reconcileTimeout, "reconcile-timeout", 2*time.Minute, "Upper bound of one reconcile.")
 	fs.DurationVar(&o.callTimeout, "apigee-call-timeout", 30*time.Second, "Upper bound of one Apigee management call. Calls that time out, fail to connect or answer 502/503/504 five times in a row make the organization Unreachable: its calls are held, and its keys wait without holding workers, until a trial call succeeds.")
 	fs.BoolVar(&o.namespacedAmbient, "namespaced-ambient-credentials", false, "Let ApigeeConnections (namespaced) use workloadIdentity, the operator's own Google identity, towards https://*.googleapis.com endpoints only. "+
@@ -92,6 +96,9 @@ func (o options) validate() error {
 	}
 	if o.concurrency < 1 {
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.concurrency)
+	}
+	if o.namespaceConcurrency < 0 || o.namespaceConcurrency > o.concurrency {
+		return fmt.Errorf("--namespace-max-concurrent-reconciles must be between 0 and --max-concurrent-reconciles (%d), got %d", o.concurrency, o.namespaceConcurrency)
 	}
 	if o.orgRequestsPerMin < 0 || o.orgRequestsPerMin > 100000 {
 		return fmt.Errorf("--organization-requests-per-minute must be between 0 and 100000, got %d", o.orgRequestsPerMin)

@@ -59,6 +59,7 @@ func TestParseFlags(t *testing.T) {
 		{"bad log format", []string{"--log-format=xml"}, `--log-format must be "json" or "console"`},
 		{"negative verbosity", []string{"-v=-1"}, "-v must not be negative"},
 		{"no workers", []string{"--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles must be at least 1"},
+		{"namespace share over the workers", []string{"--max-concurrent-reconciles=4", "--namespace-max-concurrent-reconciles=5"}, "--namespace-max-concurrent-reconciles must be between 0 and --max-concurrent-reconciles (4)"},
 		{"tenancy flags", []string{"--namespaced-ambient-credentials", "--organization-requests-per-minute=3000", "--organization-burst=5"}, ""},
 		{"negative budget", []string{"--organization-requests-per-minute=-1"}, "--organization-requests-per-minute must be between 0 and 100000"},
 		{"no burst", []string{"--organization-burst=0"}, "--organization-burst must be between 1 and 1000"},

@@ -24,9 +24,14 @@ const ReasonOrganizationUnreachable = "OrganizationUnreachable"
 // Health is one organization's circuit breaker, shared by every connection
 // to it (endpoint and organization). While it is open no call waits on the
 // organization: each fails at once, so a hanging endpoint holds no worker
-// beyond the calls that found out. When the cool-down ends, one call goes
-// as a trial; its success closes the breaker, its failure reopens it for
+// beyond the calls that found out. When the cool-down ends, one call of a
+// kind that failed goes as a trial; its success closes the breaker, its
+// failure (a trial that hangs until the timeout included) reopens it for
 // twice as long.
+//
+// Why the kind: the probe (GET organization) is cheap and an endpoint a
+// tenant runs can answer it at once while holding every key call. Were the
+// probe the trial, each success would wake every key to hang again.
 type Health struct {
 	mu        sync.Mutex
 	now       func() time.Time
@@ -36,7 +41,21 @@ type Health struct {
 	cooldown  time.Duration
 	trialing  bool
 	last      string
+	// failedKinds are the kinds of call (callKind) that failed since
+	// the breaker last closed: only those may be its trial.
+	failedKinds map[callKind]bool
 }
+
+// callKind groups operations by what answering them proves: the probe,
+// or the key and app calls.
+type callKind bool
+
+const (
+	probeCall callKind = true
+	keyCall   callKind = false
+)
+
+func kindOf(op string) callKind { return callKind(op == OpProbe) }
 
 // HealthStatus is what people are told about an organization.
 type HealthStatus struct {
@@ -45,8 +64,14 @@ type HealthStatus struct {
 	// never a URL or a key).
 	Failures int
 	Last     string
-	// NextTrial is when a call may go again while unreachable.
+	// NextTrial is when a call may go again while unreachable; Trialing
+	// says one is under way.
 	NextTrial time.Time
+	Trialing  bool
+	// KeyCallTrial: only a key or app call may be the next trial (those
+	// failed, the probe did not), so the probe cannot tell whether the
+	// organization answers again: a key must make the trial.
+	KeyCallTrial bool
 }
 
 // Status returns the organization's health now.
@@ -56,7 +81,8 @@ func (h *Health) Status() HealthStatus {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return HealthStatus{Reachable: h.openUntil.IsZero(), Failures: h.failures, Last: h.last, NextTrial: h.openUntil}
+	return HealthStatus{Reachable: h.openUntil.IsZero(), Failures: h.failures, Last: h.last, NextTrial: h.openUntil, Trialing: h.trialing,
+		KeyCallTrial: !h.openUntil.IsZero() && !h.failedKinds[probeCall]}
 }
 
 // admit lets a call go, and says whether it is the trial of an open
@@ -71,7 +97,7 @@ func (h *Health) admit(op string) (trial bool, err error) {
 		return false, nil
 	}
 	now := h.now()
-	if !h.trialing && !now.Before(h.openUntil) {
+	if !h.trialing && !now.Before(h.openUntil) && h.failedKinds[kindOf(op)] {
 		h.trialing = true
 		return true, nil
 	}
@@ -89,32 +115,39 @@ func (h *Health) describe() string {
 		"calls are held until a trial call succeeds", h.failures, h.last)
 }
 
-// succeeded records an answer that was not a server failure.
+// succeeded records an answer that was not a server failure. While the
+// breaker is open only its trial closes it: a call let through before it
+// opened proves nothing about the calls that failed.
 func (h *Health) succeeded(trial bool) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	changed := !h.openUntil.IsZero()
-	h.failures, h.openUntil, h.cooldown, h.last = 0, time.Time{}, 0, ""
-	if trial {
-		h.trialing = false
+	if changed && !trial {
+		h.mu.Unlock()
+		return
 	}
+	h.failures, h.openUntil, h.cooldown, h.last, h.trialing, h.failedKinds = 0, time.Time{}, 0, "", false, nil
 	h.mu.Unlock()
 	if changed {
 		h.notify()
 	}
 }
 
-// failed records an attempt that timed out, could not connect or
+// failed records an attempt of op that timed out, could not connect or
 // answered 5xx; what says which, without URL or key.
-func (h *Health) failed(trial bool, what string) {
+func (h *Health) failed(trial bool, op, what string) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	h.failures++
 	h.last = what
+	if h.failedKinds == nil {
+		h.failedKinds = map[callKind]bool{}
+	}
+	h.failedKinds[kindOf(op)] = true
 	opened := false
 	switch {
 	case trial:
@@ -181,6 +214,21 @@ func (r *HealthRegistry) Organization(endpoint, org string) *Health {
 		r.orgs[key] = h
 	}
 	return h
+}
+
+// Forget drops the organization's Health: no connection reaches it any
+// more. A connection that comes back starts with a closed breaker.
+func (r *HealthRegistry) Forget(endpoint, org string) {
+	r.mu.Lock()
+	delete(r.orgs, OrgKey(endpoint, org))
+	r.mu.Unlock()
+}
+
+// Len is how many organizations have a Health.
+func (r *HealthRegistry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.orgs)
 }
 
 // Lookup returns the organization's Health, or nil before its first client.

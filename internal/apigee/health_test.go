@@ -226,3 +226,65 @@ func TestHealthCountsADeadlineAsATimeout(t *testing.T) {
 		t.Errorf("status %+v; want unreachable after timeouts", st)
 	}
 }
+
+// TestHealthProbeCannotCloseWhatKeyCallsOpened: an endpoint that answers
+// the probe at once and holds every key call (a tenant's own server) keeps
+// its breaker open. The probe is not the trial of failed key calls, and
+// fails at once while the breaker is open; the trial is a key call, and one
+// that hangs until its deadline reopens the breaker for twice as long.
+func TestHealthProbeCannotCloseWhatKeyCallsOpened(t *testing.T) {
+	base, tr, reg, clock, _ := healthRig(t)
+	getApp := WithOperation(context.Background(), OpGetApp)
+	probe := WithOperation(context.Background(), OpProbe)
+	base.set(0, context.DeadlineExceeded) // key calls hang until the timeout
+	for range FailureThreshold {
+		_ = call(t, tr, getApp)
+	}
+	h := reg.Lookup("http://apigee.test", "acme")
+	clock.Advance(FirstCooldown)
+	base.set(200, nil) // the probe would be answered at once
+	sent := base.sent.Load()
+	if _, ok := unreachableErr(call(t, tr, probe)); !ok || base.sent.Load() != sent {
+		t.Fatal("the probe went as the trial of failed key calls")
+	}
+	if st := h.Status(); st.Reachable || st.Trialing {
+		t.Fatalf("after the probe: %+v; want still unreachable, no trial under way", st)
+	}
+	base.set(0, context.DeadlineExceeded)
+	if err := call(t, tr, getApp); err == nil {
+		t.Fatal("the hanging trial succeeded")
+	}
+	e, ok := unreachableErr(call(t, tr, getApp))
+	if !ok || e.RetryAfter != 2*FirstCooldown {
+		t.Fatalf("after a trial that hung: %+v; want a cool-down of %s", e, 2*FirstCooldown)
+	}
+}
+
+// TestHealthProbeIsTheTrialWhenProbesFailed: an organization that is down
+// for every call (the probe failed too) is reopened by a probe.
+func TestHealthProbeIsTheTrialWhenProbesFailed(t *testing.T) {
+	base, tr, reg, clock, _ := healthRig(t)
+	probe := WithOperation(context.Background(), OpProbe)
+	base.set(503, nil)
+	for range FailureThreshold {
+		_ = call(t, tr, probe)
+	}
+	clock.Advance(FirstCooldown)
+	base.set(200, nil)
+	if err := call(t, tr, probe); err != nil {
+		t.Fatal(err)
+	}
+	if st := reg.Lookup("http://apigee.test", "acme").Status(); !st.Reachable {
+		t.Errorf("after a good probe trial: %+v; want reachable", st)
+	}
+}
+
+// TestHealthRegistryForgets: a forgotten organization starts afresh.
+func TestHealthRegistryForgets(t *testing.T) {
+	reg := NewHealthRegistry(nil, nil)
+	reg.Organization("http://a", "o").failed(false, OpGetApp, "x")
+	reg.Forget("http://a", "o")
+	if reg.Len() != 0 || reg.Lookup("http://a", "o") != nil {
+		t.Errorf("%d organizations kept after Forget", reg.Len())
+	}
+}

@@ -102,6 +102,21 @@ func (r *LimiterRegistry) organization(endpoint, org string, start Rate) *rate.L
 	return l
 }
 
+// ForgetOrganization drops the organization's limiter: no connection
+// reaches it any more.
+func (r *LimiterRegistry) ForgetOrganization(endpoint, org string) {
+	r.mu.Lock()
+	delete(r.orgs, OrgKey(endpoint, org))
+	r.mu.Unlock()
+}
+
+// Len is how many organization and connection limiters are kept.
+func (r *LimiterRegistry) Len() (orgs, conns int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.orgs), len(r.conns)
+}
+
 // Lookup returns the organization's shared limiter, or nil before its
 // first client.
 func (r *LimiterRegistry) Lookup(endpoint, org string) *rate.Limiter {

@@ -2,6 +2,7 @@ package apigee
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,12 +14,52 @@ import (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// orgs are the organization label values in use: tenants name
+	// organizations, so at most MaxOrganizationSeries of them get series of
+	// their own, and the rest share OtherOrganizations.
+	mu   sync.Mutex
+	orgs map[string]bool
+}
+
+// MaxOrganizationSeries bounds how many organizations get series of their
+// own; calls to any further organization are counted under
+// OtherOrganizations until one is forgotten.
+const MaxOrganizationSeries = 100
+
+// OtherOrganizations labels the calls of organizations beyond
+// MaxOrganizationSeries.
+const OtherOrganizations = "_other"
+
+// OrganizationLabel returns the label value org's series use, taking one
+// of the MaxOrganizationSeries places if it has none yet.
+func (m *Metrics) OrganizationLabel(org string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.orgs[org] || len(m.orgs) < MaxOrganizationSeries {
+		m.orgs[org] = true
+		return org
+	}
+	return OtherOrganizations
+}
+
+// ForgetOrganization deletes org's series and frees its place: no
+// connection reaches an organization of that name any more.
+func (m *Metrics) ForgetOrganization(org string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	delete(m.orgs, org)
+	m.mu.Unlock()
+	m.requests.DeletePartialMatch(prometheus.Labels{"organization": org})
+	m.duration.DeletePartialMatch(prometheus.Labels{"organization": org})
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
 // registered). Registering twice reuses the collectors already there.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		orgs: map[string]bool{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apigee_key_operator_apigee_requests_total",
 			Help: "Apigee management API requests, by organization, operation and HTTP status (\"error\": no response).",
@@ -55,6 +96,7 @@ func (m *Metrics) observe(org, op, code string, d time.Duration) {
 	if m == nil {
 		return
 	}
+	org = m.OrganizationLabel(org)
 	m.requests.WithLabelValues(org, op, code).Inc()
 	m.duration.WithLabelValues(org, op).Observe(d.Seconds())
 }

@@ -154,7 +154,7 @@ func TestAnsweredBodyCountsOnceRead(t *testing.T) {
 	defer srv.Close()
 	h := NewHealthRegistry(nil, nil).Organization("http://apigee.test", "acme")
 	for range FailureThreshold {
-		h.failed(false, "GetApp answered HTTP 503")
+		h.failed(false, OpGetApp, "GetApp answered HTTP 503")
 	}
 	h.openUntil = time.Now().Add(-time.Second) // the cool-down is over: the next call is the trial
 	hc := &http.Client{Transport: NewTransport(nil, TransportOptions{Organization: "acme", Health: h})}

@@ -75,11 +75,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		"operation", op, "organization", t.opts.Organization, "code", code,
 		"duration", elapsed, "keyFingerprint", keyFingerprintFrom(ctx))
 	if err != nil {
-		t.recordFailure(ctx, trial, describeFailure(op, phases.get(), err, ctx, elapsed))
+		t.recordFailure(ctx, trial, op, describeFailure(op, phases.get(), err, ctx, elapsed))
 		return nil, err
 	}
 	if serverDown(resp.StatusCode) {
-		t.opts.Health.failed(trial, fmt.Sprintf("%s answered HTTP %d", op, resp.StatusCode))
+		t.opts.Health.failed(trial, op, fmt.Sprintf("%s answered HTTP %d", op, resp.StatusCode))
 		return resp, nil
 	}
 	// The answer counts once its body is in: a body that stalls until the
@@ -90,7 +90,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.opts.Health.succeeded(trial)
 			return
 		}
-		t.recordFailure(ctx, trial, describeFailure(op, phaseReading, err, ctx, time.Since(start)))
+		t.recordFailure(ctx, trial, op, describeFailure(op, phaseReading, err, ctx, time.Since(start)))
 	}}
 	return resp, nil
 }
@@ -98,12 +98,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // recordFailure tells the organization's Health of an attempt that got no
 // usable answer (what says why); a caller that gave up (cancelled) says
 // nothing either way.
-func (t *Transport) recordFailure(ctx context.Context, trial bool, what string) {
+func (t *Transport) recordFailure(ctx context.Context, trial bool, op, what string) {
 	if errors.Is(ctx.Err(), context.Canceled) && !deadlinePassed(ctx) {
 		t.opts.Health.abandon(trial)
 		return
 	}
-	t.opts.Health.failed(trial, what)
+	t.opts.Health.failed(trial, op, what)
 }
 
 // serverDown: the statuses of a server or gateway that cannot serve. Not

@@ -87,6 +87,27 @@ func (a *App) Clone() *App {
 	return &out
 }
 
+// Size approximates the bytes the app holds in memory: its strings and a
+// word or so per element. Caches of apps bound their memory with it.
+func (a *App) Size() int {
+	const overhead = 64 // headers of a struct, string or slice, rounded up
+	n := overhead + len(a.Name) + len(a.AppID) + len(a.DeveloperID) + len(a.Status)
+	for i := range a.Credentials {
+		c := &a.Credentials[i]
+		n += 4*overhead + len(c.ConsumerKey) + len(c.ConsumerSecret) + len(c.Status)
+		for _, p := range c.Products {
+			n += overhead + len(p.Name) + len(p.Status)
+		}
+		for _, at := range c.Attributes {
+			n += overhead + len(at.Name) + len(at.Value)
+		}
+		for _, sc := range c.Scopes {
+			n += overhead + len(sc)
+		}
+	}
+	return n
+}
+
 // Credential returns the app's credential with the given consumer key.
 func (a *App) Credential(consumerKey string) (*Credential, bool) {
 	for i := range a.Credentials {

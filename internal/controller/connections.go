@@ -38,6 +38,9 @@ type connection struct {
 	// scope is what the namespace that resolved the connection may reach
 	// (Connections.Get sets it).
 	scope grant.Scope
+	// keysMakeTheTrial: its organization is unreachable and only a key's
+	// call can be the trial that reopens it (Connections.Get sets it).
+	keysMakeTheTrial bool
 }
 
 func fromNamespaced(c *apigeev1alpha1.ApigeeConnection) *connection {
@@ -79,10 +82,16 @@ func (c *connection) secretKey() (types.NamespacedName, bool) {
 }
 
 // ready reports whether the connection's last probe succeeded for its
-// current generation.
+// current generation, or keys may go on to their organization's gate:
+// when only key calls failed (the endpoint answers the probe, a tenant's
+// own server, say), the probe cannot reopen the organization, and a key
+// parked at the gate makes the trial.
 func (c *connection) ready() bool {
 	cond := meta.FindStatusCondition(c.status.Conditions, apigeev1alpha1.ConditionReady)
-	return cond != nil && cond.Status == metav1.ConditionTrue && c.status.ObservedGeneration == c.object.GetGeneration()
+	if cond == nil || c.status.ObservedGeneration != c.object.GetGeneration() {
+		return false
+	}
+	return cond.Status == metav1.ConditionTrue || cond.Reason == apigeev1alpha1.ReasonUnreachable && c.keysMakeTheTrial
 }
 
 // notReadyReason is " (Reason)" of the connection's Ready condition, or "".
@@ -109,6 +118,11 @@ type Connections struct {
 	// onHealth, if set, is told when an organization stops or starts
 	// answering.
 	onHealth func(orgKey string)
+	// onConnectionGone and onOrganizationGone, if set, are told when a
+	// connection is deleted and when no connection reaches an
+	// organization any more, so that what was kept for them goes too.
+	onConnectionGone   func(uid types.UID)
+	onOrganizationGone func(endpoint, org string)
 
 	mu      sync.Mutex
 	clients map[types.UID]cachedClient
@@ -116,8 +130,10 @@ type Connections struct {
 	// uses: a client built before the last one is rebuilt.
 	secretEpochs map[types.NamespacedName]uint64
 	// byOrg lists the connections to each organization (apigee.OrgKey),
-	// to tell them when it stops or starts answering.
-	byOrg map[string]map[connectionRef]bool
+	// to tell them when it stops or starts answering; reaches is the
+	// organization and UID of each connection there.
+	byOrg   map[string]map[connectionRef]bool
+	reaches map[connectionRef]reached
 	// changed receives connections whose organization's health changed.
 	changed map[string]chan event.GenericEvent // by kind
 }
@@ -127,6 +143,14 @@ type connectionRef struct {
 	kind string
 	key  types.NamespacedName
 }
+
+// reached is the organization a connection was last built for.
+type reached struct {
+	endpoint, org string
+	uid           types.UID
+}
+
+func (r reached) orgKey() string { return apigee.OrgKey(r.endpoint, r.org) }
 
 type cachedClient struct {
 	version string // connection generation + its Secret's epoch
@@ -138,7 +162,7 @@ func NewConnections(cached client.Client, apiReader client.Reader, factory Clien
 	cs := &Connections{
 		cached: cached, apiReader: apiReader, factory: factory, metrics: metrics, tenancy: tenancy,
 		limiters: apigee.NewLimiterRegistry(), clients: map[types.UID]cachedClient{}, secretEpochs: map[types.NamespacedName]uint64{},
-		byOrg: map[string]map[connectionRef]bool{},
+		byOrg: map[string]map[connectionRef]bool{}, reaches: map[connectionRef]reached{},
 		changed: map[string]chan event.GenericEvent{
 			"ApigeeConnection": make(chan event.GenericEvent, 64), "ClusterApigeeConnection": make(chan event.GenericEvent, 64)},
 	}
@@ -162,16 +186,66 @@ func (cs *Connections) healthOf(conn *connection) *apigee.Health {
 	return cs.health.Lookup(conn.spec.EffectiveEndpoint(), conn.spec.Organization)
 }
 
-// remember notes that conn reaches its organization.
+// remember notes that conn reaches its organization; the organization it
+// reached before (its spec changed) is pruned if no one else reaches it.
 func (cs *Connections) remember(conn *connection) {
-	org := apigee.OrgKey(conn.spec.EffectiveEndpoint(), conn.spec.Organization)
+	now := reached{endpoint: conn.spec.EffectiveEndpoint(), org: conn.spec.Organization, uid: conn.object.GetUID()}
 	ref := connectionRef{kind: connectionKind(conn.object), key: client.ObjectKeyFromObject(conn.object)}
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.byOrg[org] == nil {
-		cs.byOrg[org] = map[connectionRef]bool{}
+	gone, left := cs.leaveOrganization(ref, now.orgKey())
+	cs.reaches[ref] = now
+	if cs.byOrg[now.orgKey()] == nil {
+		cs.byOrg[now.orgKey()] = map[connectionRef]bool{}
 	}
-	cs.byOrg[org][ref] = true
+	cs.byOrg[now.orgKey()][ref] = true
+	cs.mu.Unlock()
+	if left {
+		cs.pruneOrganization(gone)
+	}
+}
+
+// leaveOrganization takes ref off the organization it reached unless that
+// is still orgKey, and says whether nobody reaches that organization now.
+// cs.mu is held.
+func (cs *Connections) leaveOrganization(ref connectionRef, orgKey string) (reached, bool) {
+	before, ok := cs.reaches[ref]
+	if !ok || before.orgKey() == orgKey {
+		return before, false
+	}
+	delete(cs.reaches, ref)
+	delete(cs.byOrg[before.orgKey()], ref)
+	if len(cs.byOrg[before.orgKey()]) > 0 {
+		return before, false
+	}
+	delete(cs.byOrg, before.orgKey())
+	return before, true
+}
+
+// pruneOrganization drops what was kept for an organization that no
+// connection reaches any more: its limiter, health, metric series (when no
+// organization of that name is left at any endpoint), and through
+// onOrganizationGone its lane and snapshots.
+func (cs *Connections) pruneOrganization(gone reached) {
+	cs.limiters.ForgetOrganization(gone.endpoint, gone.org)
+	cs.health.Forget(gone.endpoint, gone.org)
+	if !cs.reachesName(gone.org) {
+		cs.metrics.ForgetOrganization(gone.org)
+	}
+	if cs.onOrganizationGone != nil {
+		cs.onOrganizationGone(gone.endpoint, gone.org)
+	}
+}
+
+// reachesName: some connection reaches an organization called org.
+func (cs *Connections) reachesName(org string) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, r := range cs.reaches {
+		if r.org == org {
+			return true
+		}
+	}
+	return false
 }
 
 // healthChanged puts the organization's connections back on their queues,
@@ -206,6 +280,7 @@ func (cs *Connections) Get(ctx context.Context, ref apigeev1alpha1.ConnectionRef
 	if err != nil {
 		return nil, err
 	}
+	conn.keysMakeTheTrial = cs.healthOf(conn).Status().KeyCallTrial
 	if conn.allowed == nil {
 		return conn, nil
 	}
@@ -272,16 +347,28 @@ func (cs *Connections) ClientFor(ctx context.Context, conn *connection) (apigee.
 	return c, nil
 }
 
-// Forget drops a deleted connection's client and own limiter.
-func (cs *Connections) Forget(obj client.Object) {
-	uid, ref := obj.GetUID(), connectionRef{kind: connectionKind(obj), key: client.ObjectKeyFromObject(obj)}
+// Forget drops a deleted connection's client, own limiter and snapshots,
+// and its organization's state if no other connection reaches it. A
+// connection gone from the cache before its deletion was seen (it had no
+// finalizer) is forgotten by name (kind, key).
+func (cs *Connections) Forget(kind string, key types.NamespacedName) {
+	ref := connectionRef{kind: kind, key: key}
 	cs.mu.Lock()
-	delete(cs.clients, uid)
-	for _, refs := range cs.byOrg {
-		delete(refs, ref)
-	}
+	was, known := cs.reaches[ref]
+	gone, left := cs.leaveOrganization(ref, "")
+	delete(cs.reaches, ref)
+	delete(cs.clients, was.uid)
 	cs.mu.Unlock()
-	cs.limiters.ForgetConnection(string(uid))
+	if !known {
+		return
+	}
+	cs.limiters.ForgetConnection(string(was.uid))
+	if cs.onConnectionGone != nil {
+		cs.onConnectionGone(was.uid)
+	}
+	if left {
+		cs.pruneOrganization(gone)
+	}
 }
 
 // version identifies the inputs of a client: the connection's generation

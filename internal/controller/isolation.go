@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -40,21 +39,32 @@ import (
 // them: it answers, it has budget, and fewer than maxActive of its keys are
 // being reconciled. Calls still take their tokens from the organization's
 // limiter, so its limit holds exactly, and wait at most a second for one.
+//
+// Shares are also kept by tenant: a namespace's keys, across all of its
+// connections and organizations, hold at most maxPerNamespace turns
+// (active or invited). Organization names are the tenant's to choose, so
+// a share per organization alone would let a tenant with endpoints that
+// hang take every worker by naming more organizations.
 type orgGates struct {
-	maxActive int
-	now       func() time.Time
-	wake      chan event.GenericEvent
+	maxActive       int
+	maxPerNamespace int
+	now             func() time.Time
+	wake            chan event.GenericEvent
 
 	mu    sync.Mutex
 	lanes map[string]*orgLane
-	// active maps a key being reconciled to its organization, invited a
-	// key woken for its turn.
-	active, invited map[types.NamespacedName]string
+	// active maps a key being reconciled to its organization's lane,
+	// invited a key woken for its turn.
+	active, invited map[types.NamespacedName]*orgLane
+	// held counts each namespace's turns, active or invited.
+	held map[string]int
 	// resyncDue is when each key's resync was scheduled: a key back
 	// before that came for a change, and goes first.
 	resyncDue map[types.NamespacedName]time.Time
-	// waitingKeys, if set, exports how many keys wait in each lane.
+	// waitingKeys, if set, exports how many keys wait in each lane, for
+	// the first apigee.MaxOrganizationSeries lanes (exported).
 	waitingKeys *prometheus.GaugeVec
+	exported    int
 }
 
 // orgLane is one organization's turns.
@@ -69,24 +79,18 @@ type orgLane struct {
 	changed, resync []types.NamespacedName
 	waiting         map[types.NamespacedName]bool
 	waitingGauge    prometheus.Gauge // nil: not exported
+	endpoint, org   string
 	timer           *time.Timer
 	timerAt         time.Time
 }
 
-// turnPriority puts a woken key ahead of everything queued: its turn is
-// held for it, and the organization's other keys wait on it.
-const turnPriority = 10
-
-// wokenKeys enqueues the keys the gates wake, ahead of the queue (with
-// controller-runtime's priority queue; at the back of a plain queue).
+// wokenKeys enqueues the keys the gates wake at the priority of any
+// change, behind the changes already queued: a boost would let one
+// organization's woken keys (all of them, when it answers again) pass
+// every other organization's changes.
 func (g *orgGates) wokenKeys() handler.TypedEventHandler[client.Object, reconcile.Request] {
 	return handler.Funcs{GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()}}
-		if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-			pq.AddWithOpts(priorityqueue.AddOpts{Priority: new(turnPriority)}, req)
-			return
-		}
-		q.Add(req)
+		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()}})
 	}}
 }
 
@@ -94,11 +98,13 @@ func (g *orgGates) wokenKeys() handler.TypedEventHandler[client.Object, reconcil
 // does not come back (deleted meanwhile) gives its turn to the next.
 const inviteTTL = 10 * time.Second
 
-func newOrgGates(maxActive int, now func() time.Time) *orgGates {
+// newOrgGates gives each organization maxActive turns and each namespace
+// maxPerNamespace, across its organizations.
+func newOrgGates(maxActive, maxPerNamespace int, now func() time.Time) *orgGates {
 	return &orgGates{
-		maxActive: max(1, maxActive), now: now, wake: make(chan event.GenericEvent, 1024),
-		lanes: map[string]*orgLane{}, active: map[types.NamespacedName]string{}, invited: map[types.NamespacedName]string{},
-		resyncDue: map[types.NamespacedName]time.Time{},
+		maxActive: max(1, maxActive), maxPerNamespace: max(1, maxPerNamespace), now: now, wake: make(chan event.GenericEvent, 1024),
+		lanes: map[string]*orgLane{}, active: map[types.NamespacedName]*orgLane{}, invited: map[types.NamespacedName]*orgLane{},
+		held: map[string]int{}, resyncDue: map[types.NamespacedName]time.Time{},
 	}
 }
 
@@ -112,7 +118,7 @@ func (g *orgGates) enter(orgKey string, limiter *rate.Limiter, health *apigee.He
 	defer g.mu.Unlock()
 	lane := g.lane(orgKey, limiter, health, endpoint, org)
 	now := g.now()
-	lane.expireInvitations(now)
+	g.expireInvitations(lane, now)
 	urgent := changed || g.early(key, now)
 	if _, ok := lane.invited[key]; ok || lane.active[key] {
 		g.admit(lane, key)
@@ -120,15 +126,45 @@ func (g *orgGates) enter(orgKey string, limiter *rate.Limiter, health *apigee.He
 	}
 	if st := health.Status(); !st.Reachable {
 		lane.park(key, urgent)
+		g.pump(lane, now) // a trial may be due
 		return false, unreachable(org, st)
 	}
-	if lane.hasRoom(g.maxActive) && lane.nobodyAhead(urgent) && lane.tokens(now) >= float64(1+len(lane.invited)) {
+	if !g.namespaceHasRoom(key.Namespace) {
+		lane.park(key, urgent)
+		return false, namespaceAtShare(g.maxPerNamespace)
+	}
+	if lane.hasRoom(g.maxActive) && lane.nobodyAhead(urgent, g.namespaceHasRoom) && lane.tokens(now) >= float64(1+len(lane.invited)) {
 		g.admit(lane, key)
 		return !urgent, nil
 	}
 	lane.park(key, urgent)
 	g.pump(lane, now)
 	return false, waitingForTurn(org)
+}
+
+// namespaceHasRoom: the namespace holds fewer turns than its share.
+func (g *orgGates) namespaceHasRoom(ns string) bool { return g.held[ns] < g.maxPerNamespace }
+
+// hold and release count a namespace's turns; release says whether the
+// namespace was at its share, so its keys waiting elsewhere may go now.
+func (g *orgGates) hold(ns string) { g.held[ns]++ }
+
+func (g *orgGates) release(ns string) (wasFull bool) {
+	wasFull = !g.namespaceHasRoom(ns)
+	if g.held[ns]--; g.held[ns] <= 0 {
+		delete(g.held, ns)
+	}
+	return wasFull
+}
+
+// pumpOthers wakes what other lanes can take now that a namespace is
+// below its share: its keys may wait in any of them.
+func (g *orgGates) pumpOthers(except *orgLane) {
+	for _, lane := range g.lanes {
+		if lane != except && len(lane.waiting) > 0 {
+			g.pump(lane, g.now())
+		}
+	}
 }
 
 // leave ends key's turn; parkAgain keeps it waiting first in line (its
@@ -138,20 +174,28 @@ func (g *orgGates) enter(orgKey string, limiter *rate.Limiter, health *apigee.He
 func (g *orgGates) leave(key types.NamespacedName, parkAgain bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if orgKey, ok := g.invited[key]; ok {
+	if lane, ok := g.invited[key]; ok {
 		delete(g.invited, key)
-		if lane := g.lanes[orgKey]; lane != nil {
+		if _, still := lane.invited[key]; still {
 			delete(lane.invited, key)
+			if g.release(key.Namespace) {
+				g.pumpOthers(lane)
+			}
 			g.pump(lane, g.now())
 		}
 	}
-	orgKey, ok := g.active[key]
+	lane, ok := g.active[key]
 	if !ok {
 		return
 	}
 	delete(g.active, key)
-	lane := g.lanes[orgKey]
 	delete(lane.active, key)
+	if g.release(key.Namespace) {
+		g.pumpOthers(lane)
+	}
+	if g.lanes[lane.key] != lane {
+		return // the organization was forgotten meanwhile
+	}
 	if parkAgain {
 		lane.parkFirst(key)
 	}
@@ -175,12 +219,38 @@ func (g *orgGates) forget(key types.NamespacedName) {
 	}
 }
 
-// reachable wakes an organization's keys once it answers again.
-func (g *orgGates) reachable(orgKey string) {
+// healthChanged wakes an organization's keys once it answers again, and
+// schedules the trial of one that stopped.
+func (g *orgGates) healthChanged(orgKey string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if lane, ok := g.lanes[orgKey]; ok {
 		g.pump(lane, g.now())
+	}
+}
+
+// forgetOrganization drops the lane of an organization no connection
+// reaches any more, with its gauge. Its waiting keys come back with their
+// resync or their connection's change; keys still in their turn leave as
+// usual.
+func (g *orgGates) forgetOrganization(orgKey string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	lane, ok := g.lanes[orgKey]
+	if !ok {
+		return
+	}
+	delete(g.lanes, orgKey)
+	if lane.timer != nil {
+		lane.timer.Stop()
+	}
+	for key := range lane.invited {
+		delete(g.invited, key)
+		g.release(key.Namespace)
+	}
+	if lane.waitingGauge != nil {
+		g.waitingKeys.DeleteLabelValues(lane.endpoint, lane.org)
+		g.exported--
 	}
 }
 
@@ -195,10 +265,11 @@ func (g *orgGates) early(key types.NamespacedName, now time.Time) bool {
 func (g *orgGates) lane(orgKey string, limiter *rate.Limiter, health *apigee.Health, endpoint, org string) *orgLane {
 	lane, ok := g.lanes[orgKey]
 	if !ok {
-		lane = &orgLane{key: orgKey, active: map[types.NamespacedName]bool{},
+		lane = &orgLane{key: orgKey, endpoint: endpoint, org: org, active: map[types.NamespacedName]bool{},
 			invited: map[types.NamespacedName]time.Time{}, waiting: map[types.NamespacedName]bool{}}
-		if g.waitingKeys != nil {
+		if g.waitingKeys != nil && g.exported < apigee.MaxOrganizationSeries {
 			lane.waitingGauge = g.waitingKeys.WithLabelValues(endpoint, org)
+			g.exported++
 		}
 		g.lanes[orgKey] = lane
 	}
@@ -206,28 +277,38 @@ func (g *orgGates) lane(orgKey string, limiter *rate.Limiter, health *apigee.Hea
 	return lane
 }
 
+// admit gives key its turn; a key that was invited already holds it.
 func (g *orgGates) admit(lane *orgLane, key types.NamespacedName) {
+	_, invited := lane.invited[key]
+	if !invited && !lane.active[key] {
+		g.hold(key.Namespace)
+	}
 	delete(lane.invited, key)
 	delete(g.invited, key)
 	lane.unpark(key)
 	lane.active[key] = true
-	g.active[key] = lane.key
+	g.active[key] = lane
 }
 
 // pump wakes waiting keys while the organization can take them, and sets
 // a timer for when it can take more. g.mu is held.
 func (g *orgGates) pump(lane *orgLane, now time.Time) {
-	lane.expireInvitations(now)
+	g.expireInvitations(lane, now)
 	var woken []types.NamespacedName
+	if st := lane.health.Status(); !st.Reachable {
+		woken = g.inviteTrial(lane, st, now)
+	}
 	for len(lane.waiting) > 0 && lane.hasRoom(g.maxActive) && lane.health.Status().Reachable {
 		need := float64(1 + len(lane.invited))
 		if tokens := lane.tokens(now); tokens < need {
 			g.schedule(lane, now.Add(lane.timeFor(need-tokens)))
 			break
 		}
-		key := lane.next()
-		lane.invited[key] = now.Add(inviteTTL)
-		g.invited[key] = lane.key
+		key, ok := lane.next(g.namespaceHasRoom)
+		if !ok {
+			break // every waiting key's namespace holds its share
+		}
+		g.invite(lane, key, now)
 		woken = append(woken, key)
 	}
 	if len(lane.invited) > 0 && len(lane.waiting) > 0 {
@@ -235,6 +316,42 @@ func (g *orgGates) pump(lane *orgLane, now time.Time) {
 	}
 	if len(woken) > 0 {
 		go g.send(woken)
+	}
+}
+
+// inviteTrial wakes one waiting key of an unreachable organization when
+// its next trial is due, so that the trial is a key call (the kind that
+// failed) rather than the probe, or schedules the pump for then.
+func (g *orgGates) inviteTrial(lane *orgLane, st apigee.HealthStatus, now time.Time) []types.NamespacedName {
+	if len(lane.waiting) == 0 || st.Trialing || len(lane.invited)+len(lane.active) > 0 {
+		return nil
+	}
+	if now.Before(st.NextTrial) {
+		g.schedule(lane, st.NextTrial)
+		return nil
+	}
+	key, ok := lane.next(g.namespaceHasRoom)
+	if !ok {
+		return nil
+	}
+	g.invite(lane, key, now)
+	return []types.NamespacedName{key}
+}
+
+func (g *orgGates) invite(lane *orgLane, key types.NamespacedName, now time.Time) {
+	lane.invited[key] = now.Add(inviteTTL)
+	g.invited[key] = lane
+	g.hold(key.Namespace)
+}
+
+// expireInvitations gives back the turns of woken keys that did not come
+// (deleted meanwhile, say). g.invited's entry goes when the key leaves.
+func (g *orgGates) expireInvitations(lane *orgLane, now time.Time) {
+	for k, until := range lane.invited {
+		if now.After(until) {
+			delete(lane.invited, k)
+			g.release(k.Namespace)
+		}
 	}
 }
 
@@ -265,9 +382,11 @@ func (l *orgLane) hasRoom(maxActive int) bool {
 	return len(l.active)+len(l.invited) < maxActive
 }
 
-// nobodyAhead: no key waits that should go before this one.
-func (l *orgLane) nobodyAhead(urgent bool) bool {
-	return len(l.changed) == 0 && (urgent || len(l.resync) == 0)
+// nobodyAhead: no key waits that should go before this one. A key whose
+// namespace holds its share goes before no one.
+func (l *orgLane) nobodyAhead(urgent bool, mayTake func(namespace string) bool) bool {
+	canGo := func(k types.NamespacedName) bool { return mayTake(k.Namespace) }
+	return !slices.ContainsFunc(l.changed, canGo) && (urgent || !slices.ContainsFunc(l.resync, canGo))
 }
 
 // tokens the organization's budget holds now (Inf: no limit).
@@ -332,17 +451,20 @@ func (l *orgLane) unpark(key types.NamespacedName) {
 	l.left()
 }
 
-// next takes the first waiting key, changed keys first.
-func (l *orgLane) next() types.NamespacedName {
-	line := &l.resync
-	if len(l.changed) > 0 {
-		line = &l.changed
+// next takes the first waiting key whose namespace may take a turn,
+// changed keys first. Keys it passes keep their places.
+func (l *orgLane) next(mayTake func(namespace string) bool) (types.NamespacedName, bool) {
+	for _, line := range []*[]types.NamespacedName{&l.changed, &l.resync} {
+		for i, key := range *line {
+			if mayTake(key.Namespace) {
+				*line = slices.Delete(*line, i, i+1)
+				delete(l.waiting, key)
+				l.left()
+				return key, true
+			}
+		}
 	}
-	key := (*line)[0]
-	*line = (*line)[1:]
-	delete(l.waiting, key)
-	l.left()
-	return key
+	return types.NamespacedName{}, false
 }
 
 // left follows a key leaving the line. An emptied line lets go of what it
@@ -353,14 +475,6 @@ func (l *orgLane) left() {
 		l.waiting, l.changed, l.resync = map[types.NamespacedName]bool{}, nil, nil
 	}
 	l.countWaiting()
-}
-
-func (l *orgLane) expireInvitations(now time.Time) {
-	for k, until := range l.invited {
-		if now.After(until) {
-			delete(l.invited, k) // g.invited's entry goes when the key leaves or is forgotten
-		}
-	}
 }
 
 func (l *orgLane) firstExpiry() time.Time {
@@ -380,8 +494,24 @@ func waitingForTurn(org string) error {
 		"waiting for a turn within organization %s's call budget; keys of other organizations are not held up", org)}
 }
 
-// unreachable is a key parked until its organization answers again.
+// namespaceAtShare is a key parked while its namespace's keys hold their
+// share of the workers; like waitingForTurn, not a failure.
+func namespaceAtShare(share int) error {
+	return &conditionError{reason: apigeev1alpha1.ReasonRateLimited, wait: true, message: fmt.Sprintf(
+		"waiting for a turn: this namespace's keys already hold their share of the operator's workers (%d at once, across all of its connections)", share)}
+}
+
+// unreachable is a key parked until its organization answers again. When
+// only key calls failed, the connection's probe fails at once too (its
+// Ready says Unreachable) and the key says so, as any key of a connection
+// that is not Ready does; but it waits here, as one of the keys that make
+// the trials, rather than for the connection.
 func unreachable(org string, st apigee.HealthStatus) error {
+	if st.KeyCallTrial {
+		return &conditionError{reason: apigeev1alpha1.ReasonConnectionNotReady, wait: true, message: fmt.Sprintf(
+			"the connection is not Ready (Unreachable): organization %s is not answering key calls (%d in a row failed; last: %s); "+
+				"its keys wait, and one of them makes the next trial call, at %s", org, st.Failures, st.Last, st.NextTrial.UTC().Format(time.RFC3339))}
+	}
 	return &conditionError{reason: apigeev1alpha1.ReasonUnreachable, wait: true, message: fmt.Sprintf(
 		"organization %s is not answering (%d calls in a row failed; last: %s); its keys are retried when a trial call, "+
 			"next at %s, succeeds (see the connection's Ready condition)", org, st.Failures, st.Last, st.NextTrial.UTC().Format(time.RFC3339))}

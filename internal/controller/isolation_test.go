@@ -58,7 +58,7 @@ func entered(_ bool, err error) error { return err }
 // others wait and are woken in order as turns end, changed keys before
 // resyncs, and a woken key's turn is kept for it against newcomers.
 func TestGateTurnsInOrder(t *testing.T) {
-	g := newOrgGates(2, time.Now)
+	g := newOrgGates(2, 2, time.Now)
 	g.waitingKeys = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "waiting"}, []string{"endpoint", "organization"})
 	waiting := func(want float64) {
 		t.Helper()
@@ -129,7 +129,7 @@ func TestGateTurnsInOrder(t *testing.T) {
 // resyncs, has waited and gone, the organization's line holds none of the
 // room it grew: a new map, no slices.
 func TestEmptiedLineLetsGoOfItsMemory(t *testing.T) {
-	g := newOrgGates(1, time.Now)
+	g := newOrgGates(1, 1, time.Now)
 	enter := func(name string, changed bool) error {
 		return entered(g.enter("org", unlimited, nil, nn(name), "", "prod", changed))
 	}
@@ -162,7 +162,7 @@ func TestEmptiedLineLetsGoOfItsMemory(t *testing.T) {
 // TestGateWaitsForBudget: with the organization's budget spent, keys park
 // instead of waiting in the limiter, and are woken when it refills.
 func TestGateWaitsForBudget(t *testing.T) {
-	g := newOrgGates(4, time.Now)
+	g := newOrgGates(4, 4, time.Now)
 	budget := rate.NewLimiter(rate.Limit(20), 1) // a token every 50ms
 	if !budget.Allow() {
 		t.Fatal("setup: budget empty")
@@ -196,9 +196,9 @@ func (a answering) RoundTrip(req *http.Request) (*http.Response, error) {
 // not answering park with Unreachable, other organizations' keys enter,
 // and the parked keys are woken when it answers again.
 func TestGateHoldsUnreachableOrganizations(t *testing.T) {
-	g := newOrgGates(4, time.Now)
+	g := newOrgGates(4, 4, time.Now)
 	now := time.Now()
-	reg := apigee.NewHealthRegistry(func() time.Time { return now }, g.reachable)
+	reg := apigee.NewHealthRegistry(func() time.Time { return now }, g.healthChanged)
 	health := reg.Organization("http://down.test", "down")
 	do := func(code int) {
 		tr := apigee.NewTransport(answering{code}, apigee.TransportOptions{Organization: "down", Health: health})
@@ -211,15 +211,18 @@ func TestGateHoldsUnreachableOrganizations(t *testing.T) {
 		do(503)
 	}
 	err := entered(g.enter(apigee.OrgKey("http://down.test", "down"), unlimited, health, nn("k"), "", "down", true))
-	if reason := waitReason(t, err); reason != apigeev1alpha1.ReasonUnreachable {
+	// Key calls failed: the probe cannot reopen the organization, so the
+	// key waits here, saying its connection is not Ready.
+	if reason := waitReason(t, err); reason != apigeev1alpha1.ReasonConnectionNotReady {
 		t.Fatalf("parked with %s: %v", reason, err)
 	}
 	if err := entered(g.enter("other-org", unlimited, nil, nn("elsewhere"), "", "up", true)); err != nil {
 		t.Fatalf("another organization's key was held: %v", err)
 	}
 	noneWoken(t, g)
-	// Once the cool-down is over a trial call goes (the connection's probe,
-	// in the operator) and its good answer reopens the organization.
+	// Once the cool-down is over a trial call of the kind that failed goes
+	// (here a key call; see TestGateTrialIsAKeyCall) and its good answer
+	// reopens the organization.
 	now = now.Add(apigee.FirstCooldown)
 	do(200)
 	if got := woken(t, g); got != nn("k") {
@@ -230,7 +233,7 @@ func TestGateHoldsUnreachableOrganizations(t *testing.T) {
 // TestGateChangeOvertakesResyncs: a key waiting for its resync that is
 // then changed moves ahead of the keys that only resync.
 func TestGateChangeOvertakesResyncs(t *testing.T) {
-	g := newOrgGates(1, time.Now)
+	g := newOrgGates(1, 1, time.Now)
 	if err := entered(g.enter("org", unlimited, nil, nn("busy"), "", "prod", false)); err != nil {
 		t.Fatal(err)
 	}

@@ -69,12 +69,13 @@ func (p *connectionProber) reconcileObject(ctx context.Context, req ctrl.Request
 	kind := connectionKind(obj)
 	if err := p.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
+			p.connections.Forget(kind, req.NamespacedName)
 			p.metrics.forget(kind, req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
-		p.connections.Forget(obj)
+		p.connections.Forget(kind, req.NamespacedName)
 		p.metrics.forget(kind, req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
@@ -155,7 +156,7 @@ func (p *connectionProber) probe(ctx context.Context, conn *connection) (metav1.
 	}
 	if st := p.connections.healthOf(conn).Status(); !st.Reachable {
 		return readyCondition(metav1.ConditionFalse, apigeev1alpha1.ReasonUnreachable, unreachableMessage(conn, st)),
-			max(time.Until(st.NextTrial), time.Second), nil
+			untilTrial(st), nil
 	}
 	reason, message, transient := connectionReason(err)
 	cond := readyCondition(metav1.ConditionFalse, reason, message)
@@ -163,6 +164,17 @@ func (p *connectionProber) probe(ctx context.Context, conn *connection) (metav1.
 		return cond, 0, err
 	}
 	return cond, 0, nil
+}
+
+// untilTrial is when to probe an unreachable organization again: at its
+// next trial, or, once that is due (a key call may be the trial, not the
+// probe), after a first cool-down; the organization's health changing
+// requeues the connection sooner.
+func untilTrial(st apigee.HealthStatus) time.Duration {
+	if d := time.Until(st.NextTrial); d >= time.Second {
+		return d
+	}
+	return apigee.FirstCooldown
 }
 
 // unreachableMessage tells people what an unreachable organization means.

@@ -39,6 +39,12 @@ type Options struct {
 	// one), so an organization that is slow or hangs leaves the other
 	// half to every other organization.
 	OrganizationConcurrency int
+	// NamespaceConcurrency is how many keys of one namespace, across all
+	// of its connections and organizations, are reconciled at once;
+	// default half the manager's workers (at least one). Organization
+	// names are a tenant's to choose: this share is what bounds a tenant
+	// whose endpoints hang, however many organizations it names.
+	NamespaceConcurrency int
 	// RecordsSecret names the Secret, in the operator's own namespace, that
 	// holds the key it signs its import intents with; created on first
 	// start. Empty: a key for this process only, so intents written before
@@ -62,15 +68,20 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry), o.Tenancy)
 	conns.callTimeout = o.CallTimeout
+	halfTheWorkers := max(1, mgr.GetControllerOptions().MaxConcurrentReconciles/2)
 	if o.OrganizationConcurrency <= 0 {
-		o.OrganizationConcurrency = max(1, mgr.GetControllerOptions().MaxConcurrentReconciles/2)
+		o.OrganizationConcurrency = halfTheWorkers
 	}
-	gates := newOrgGates(o.OrganizationConcurrency, o.Now)
+	if o.NamespaceConcurrency <= 0 {
+		o.NamespaceConcurrency = halfTheWorkers
+	}
+	gates := newOrgGates(o.OrganizationConcurrency, o.NamespaceConcurrency, o.Now)
 	gates.waitingKeys = register(metrics.Registry, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "apigee_key_operator_keys_waiting",
 		Help: "DeveloperAppKeys waiting for a turn with their organization (its budget, its share of the workers, or its answer).",
 	}, []string{"endpoint", "organization"}))
-	conns.onHealth = gates.reachable
+	snapshots := newAppSnapshots(o.SnapshotTTL, o.ResyncInterval, o.Now)
+	shareOrganizationState(conns, gates, snapshots)
 	secrets := &secretWatch{client: mgr.GetClient(), connectionSecretChanged: conns.SecretChanged}
 	prober := &connectionProber{client: mgr.GetClient(), connections: conns, interval: o.ResyncInterval,
 		metrics: newConnectionMetrics(metrics.Registry)}
@@ -82,10 +93,22 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	keys := &DeveloperAppKeyReconciler{
 		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), connections: conns,
-		snapshots: newAppSnapshots(o.SnapshotTTL, o.Now), gates: gates, recorder: mgr.GetEventRecorder("apigee-key-operator"), refusals: newRefusals(), intents: intentSigner{key: signingKey},
+		snapshots: snapshots, gates: gates, recorder: mgr.GetEventRecorder("apigee-key-operator"), refusals: newRefusals(), intents: intentSigner{key: signingKey},
 		metrics: newKeyMetrics(metrics.Registry), resync: o.ResyncInterval, now: o.Now, expiryWarning: o.ExpiryWarningWindow,
 	}
 	return keys.setup(mgr, secrets)
+}
+
+// shareOrganizationState ties the gates and the snapshots to the
+// connections: they hear when an organization's health changes, and let go
+// of what they keep for a connection or an organization once it is gone.
+func shareOrganizationState(conns *Connections, gates *orgGates, snapshots *appSnapshots) {
+	conns.onHealth = gates.healthChanged
+	conns.onConnectionGone = func(uid types.UID) { snapshots.forgetConnection(string(uid)) }
+	conns.onOrganizationGone = func(endpoint, org string) {
+		gates.forgetOrganization(apigee.OrgKey(endpoint, org))
+		snapshots.forgetOrganization(endpoint, org)
+	}
 }
 
 func withDefaults(o Options) Options {

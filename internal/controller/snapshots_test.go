@@ -27,7 +27,7 @@ func (c *countingReads) GetApp(context.Context, string, string) (*apigee.App, er
 // write to the app, makes the next one read again.
 func TestSnapshotsServeAResyncForItsSlot(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	s := newAppSnapshots(5*time.Second, func() time.Time { return now })
+	s := newAppSnapshots(5*time.Second, time.Minute, func() time.Time { return now })
 	c := &countingReads{}
 	loc := apigeev1alpha1.KeyLocation{Endpoint: "https://apigee.test", Organization: "prod", Developer: "dev@example.com", App: "orders"}
 	read := func(step string, since time.Time, want int) {
@@ -78,7 +78,7 @@ func (c *blockingReads) GetApp(context.Context, string, string) (*apigee.App, er
 // is not kept, so the next reader reads again.
 func TestSnapshotsKeepNoReadAWriteOvertook(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	s := newAppSnapshots(time.Minute, func() time.Time { return now })
+	s := newAppSnapshots(time.Minute, time.Minute, func() time.Time { return now })
 	loc := apigeev1alpha1.KeyLocation{Endpoint: "https://apigee.test", Organization: "prod", Developer: "dev@example.com", App: "orders"}
 	slow := &blockingReads{started: make(chan struct{}, 1), release: make(chan struct{})}
 	done := make(chan error)

@@ -173,11 +173,21 @@ func neighbourOfSaturatedOrg(t testing.TB, backlog, keys int) saturatedResult {
 	return saturatedResult{backlog: backlog, keys: keys, ready: time.Since(start), waitingA: backlog - ready(t, env.Client, nsA)}
 }
 
+// The hostile-tenant figure's sizes: issue 21's sequence (4 workers, a
+// call timeout that a hanging call uses up).
+const (
+	hostileWorkers     = 4
+	hostileVictims     = 6
+	hostileCallTimeout = 5 * time.Second
+)
+
 // BenchmarkIsolation prints how long organization B's new keys take to be
 // Ready while organization A, throttled to 120 calls a minute, has a
 // backlog (the issue's sizes: 300 and 10; ISOLATION_BACKLOG and
 // ISOLATION_NEW change them), and how soon a changed key is Ready while
-// every one of ISOLATION_KEYS (2,000) converged keys is due for a resync.
+// every one of ISOLATION_KEYS (2,000) converged keys is due for a resync,
+// and how long a healthy organization's new keys take while a tenant's own
+// server holds every key call under three organization names.
 func BenchmarkIsolation(b *testing.B) {
 	backlog, keys, n := envInt("ISOLATION_BACKLOG", 300), envInt("ISOLATION_NEW", 10), envInt("ISOLATION_KEYS", 2000)
 	for range b.N {
@@ -185,6 +195,11 @@ func BenchmarkIsolation(b *testing.B) {
 		b.ReportMetric(sat.ready.Seconds(), "s-neighbour-ready")
 		fmt.Printf("isolation: organization B's %d new keys Ready in %s while A (120 calls/min) had %d of %d keys waiting\n",
 			sat.keys, sat.ready.Round(time.Millisecond), sat.waitingA, sat.backlog)
+		h, _, _, _ := hostileTenant(b, hostileWorkers, hostileVictims, hostileCallTimeout)
+		b.ReportMetric(h.median().Seconds(), "s-victim-median")
+		fmt.Printf("hostile tenant: with %d workers and a tenant whose own server holds every key call under %d organization names (%d keys each), "+
+			"another organization's %d new keys were Ready in a median of %s (max %s); the tenant held at most %d calls at once (its share: %d)\n",
+			h.workers, hostileOrgs, hostileKeysPerOrg, len(h.victimReady), h.median().Round(time.Millisecond), h.max().Round(time.Millisecond), h.mostHeld, h.share)
 		st := changeDuringResyncStorm(b, n)
 		b.ReportMetric(st.changeReady.Seconds(), "s-change-ready")
 		b.ReportMetric(st.storm.Seconds(), "s-resync-storm")

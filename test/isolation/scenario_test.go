@@ -41,10 +41,16 @@ type manager struct {
 
 func startManager(t testing.TB, env *testenv.Env, o controller.Options) *manager {
 	t.Helper()
+	return startManagerWith(t, env, o, 16)
+}
+
+// startManagerWith runs the controllers with the given number of workers.
+func startManagerWith(t testing.TB, env *testenv.Env, o controller.Options, workers int) *manager {
+	t.Helper()
 	ctrl.SetLogger(logr.Discard()) // figures only; logs are checked elsewhere
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Controller: config.Controller{SkipNameValidation: new(true), MaxConcurrentReconciles: 16},
+		Controller: config.Controller{SkipNameValidation: new(true), MaxConcurrentReconciles: workers},
 		Client:     controller.ClientOptions(),
 		Cache:      controller.CacheOptions(),
 	})
@@ -95,25 +101,57 @@ func newOrg(t testing.TB, name string, apps int) *org {
 // "prod" to o, and waits for it to be Ready.
 func (o *org) connect(t testing.TB, c client.Client, ns string) {
 	t.Helper()
+	createToken(t, c, ns)
+	createConnection(t, c, ns, "prod", o.emu.Organization(), o.url)
+	waitConnectionReady(t, c, ns, "prod")
+}
+
+// createToken creates the namespace's token Secret "tok".
+func createToken(t testing.TB, c client.Client, ns string) {
+	t.Helper()
 	must(t, c.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tok"}, StringData: map[string]string{"token": token}}))
+}
+
+// createConnection creates an ApigeeConnection name to organization org
+// at url, authenticated with the Secret "tok".
+func createConnection(t testing.TB, c client.Client, ns, name, org, url string) {
+	t.Helper()
 	must(t, c.Create(context.Background(), &apigeev1alpha1.ApigeeConnection{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod"},
-		Spec: apigeev1alpha1.ApigeeConnectionSpec{Organization: o.emu.Organization(), Endpoint: o.url,
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: apigeev1alpha1.ApigeeConnectionSpec{Organization: org, Endpoint: url,
 			Auth: apigeev1alpha1.ConnectionAuth{BearerToken: &apigeev1alpha1.SecretKeyAuth{SecretRef: apigeev1alpha1.SecretReference{Name: "tok"}}}},
 	}))
+}
+
+func waitConnectionReady(t testing.TB, c client.Client, ns, name string) {
+	t.Helper()
 	testenv.Eventually(t, time.Minute, "connection Ready", func() (bool, string) {
-		conn := &apigeev1alpha1.ApigeeConnection{}
-		if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "prod"}, conn); err != nil {
-			return false, err.Error()
-		}
-		return meta.IsStatusConditionTrue(conn.Status.Conditions, apigeev1alpha1.ConditionReady), "not Ready"
+		cond := connectionReady(t, c, ns, name)
+		return cond != nil && cond.Status == metav1.ConditionTrue, fmt.Sprint(cond)
 	})
+}
+
+// connectionReady is the connection's Ready condition (nil: none yet).
+func connectionReady(t testing.TB, c client.Client, ns, name string) *metav1.Condition {
+	t.Helper()
+	conn := &apigeev1alpha1.ApigeeConnection{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, conn); err != nil {
+		return nil
+	}
+	return meta.FindStatusCondition(conn.Status.Conditions, apigeev1alpha1.ConditionReady)
 }
 
 // createKeys makes n keys named prefix-i (and their Secrets) spread over
 // apps, each with product p1, through the connection "prod" — several
 // writers at once, as kubectl apply of a directory would.
 func createKeys(t testing.TB, c client.Client, ns, prefix string, n, apps int) []string {
+	t.Helper()
+	return createKeysVia(t, c, ns, "prod", prefix, n, apps, nil)
+}
+
+// createKeysVia is createKeys through the connection conn; change, if
+// set, adjusts each key before it is created.
+func createKeysVia(t testing.TB, c client.Client, ns, conn, prefix string, n, apps int, change func(*apigeev1alpha1.DeveloperAppKey)) []string {
 	t.Helper()
 	names := make([]string, n)
 	var wg sync.WaitGroup
@@ -131,14 +169,18 @@ func createKeys(t testing.TB, c client.Client, ns, prefix string, n, apps int) [
 					errs <- err
 					return
 				}
-				if err := c.Create(ctx, &apigeev1alpha1.DeveloperAppKey{
+				k := &apigeev1alpha1.DeveloperAppKey{
 					ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 					Spec: apigeev1alpha1.DeveloperAppKeySpec{
-						ConnectionRef: apigeev1alpha1.ConnectionReference{Name: "prod"}, Developer: developer,
+						ConnectionRef: apigeev1alpha1.ConnectionReference{Name: conn}, Developer: developer,
 						App: fmt.Sprintf("app-%d", i%apps), Credentials: apigeev1alpha1.CredentialsSource{SecretRef: apigeev1alpha1.LocalSecretReference{Name: name}},
 						APIProducts: []apigeev1alpha1.APIProductRef{{Name: "p1"}},
 					},
-				}); err != nil {
+				}
+				if change != nil {
+					change(k)
+				}
+				if err := c.Create(ctx, k); err != nil {
 					errs <- err
 					return
 				}

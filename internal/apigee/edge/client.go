@@ -22,9 +22,6 @@ import (
 // http://ms:8080.
 const DefaultEndpoint = "https://api.enterprise.apigee.com"
 
-// maxBody bounds what is read from a response (an app with many keys fits).
-const maxBody = 16 << 20
-
 // Config configures a client for one organization.
 type Config struct {
 	Endpoint     string // default DefaultEndpoint
@@ -53,7 +50,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{
 		base: endpoint + "/v1/organizations/" + url.PathEscape(cfg.Organization),
-		hc:   cmp.Or(cfg.HTTPClient, http.DefaultClient),
+		hc:   apigee.LimitResponses(cfg.HTTPClient, apigee.MaxResponseBytes),
 	}, nil
 }
 
@@ -78,12 +75,14 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		return apigee.ErrorFromTransport(r.op, err, r.red)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// The status says what failed; an error body cut short (too
+		// large, say) only leaves its message out.
+		return apigee.ErrorFromFailure(r.op, failure(resp, body), r.red)
+	}
 	if err != nil {
 		return apigee.ErrorFromTransport(r.op, err, r.red)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return apigee.ErrorFromFailure(r.op, failure(resp, body), r.red)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil

@@ -2,9 +2,11 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -225,5 +227,26 @@ func TestUndecodableSuccessIsUnavailable(t *testing.T) {
 	_, err := c.GetKey(context.Background(), ref)
 	if apigee.ClassOf(err) != apigee.ClassUnavailable {
 		t.Errorf("want Unavailable, got %v", err)
+	}
+}
+
+// TestOversizeAnswerFails: an answer over apigee.MaxResponseBytes is
+// refused with a request error naming the limit (it used to be cut and
+// then fail to decode, a retryable error); an oversize error body keeps
+// the class its status gives.
+func TestOversizeAnswerFails(t *testing.T) {
+	huge := `{"name":"orders","attributes":[{"name":"a","value":"SECRETVALUE` + strings.Repeat("x", apigee.MaxResponseBytes) + `"}]}`
+	c, _ := newTestClient(t, 200, huge)
+	_, err := c.GetApp(context.Background(), "dev@example.com", "orders")
+	var e *apigee.Error
+	if !errors.As(err, &e) || e.Class != apigee.ClassInvalid || e.Reason != apigee.ReasonResponseTooLarge || e.Operation != apigee.OpGetApp {
+		t.Fatalf("got %v; want ClassInvalid, ReasonResponseTooLarge from GetApp", err)
+	}
+	if !strings.Contains(e.Message, "16 MiB") || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("the message must name the limit and nothing of the answer: %q", err)
+	}
+	c, _ = newTestClient(t, 503, huge)
+	if _, err := c.GetApp(context.Background(), "dev@example.com", "orders"); apigee.ClassOf(err) != apigee.ClassUnavailable {
+		t.Errorf("an oversize 503: %v; want ClassUnavailable", err)
 	}
 }

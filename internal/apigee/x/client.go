@@ -46,7 +46,7 @@ func New(cfg Config) (*Client, error) {
 	endpoint := strings.TrimRight(cmp.Or(cfg.Endpoint, DefaultEndpoint), "/")
 	svc, err := apigeev1.NewService(context.Background(),
 		option.WithEndpoint(endpoint+"/"), // the generated client needs the slash
-		option.WithHTTPClient(withActionFix(cfg.HTTPClient)),
+		option.WithHTTPClient(apigee.LimitResponses(withActionFix(cfg.HTTPClient), apigee.MaxResponseBytes)),
 		// The generated client can log request bodies (secrets) when an
 		// environment variable asks for it: never.
 		option.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),

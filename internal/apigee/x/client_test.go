@@ -2,6 +2,7 @@ package x
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -269,5 +270,21 @@ func TestValidatesBeforeCalling(t *testing.T) {
 	_, err := c.ImportKey(context.Background(), "d", "a", apigee.ImportRequest{ConsumerKey: "bad/key", ConsumerSecret: "s"})
 	if apigee.ClassOf(err) != apigee.ClassInvalid || len(rec.reqs) != 0 {
 		t.Errorf("want Invalid without a request, got %v after %d requests", err, len(rec.reqs))
+	}
+}
+
+// TestOversizeAnswerFails: an app answer over apigee.MaxResponseBytes (an
+// endpoint the tenant runs, say) is refused with a request error that
+// names the limit and none of the answer, instead of being held in memory.
+func TestOversizeAnswerFails(t *testing.T) {
+	huge := `{"name":"orders","attributes":[{"name":"a","value":"SECRETVALUE` + strings.Repeat("x", apigee.MaxResponseBytes) + `"}]}`
+	c, _ := newTestClient(t, 200, huge)
+	_, err := c.GetApp(context.Background(), "dev@example.com", "orders")
+	var e *apigee.Error
+	if !errors.As(err, &e) || e.Class != apigee.ClassInvalid || e.Reason != apigee.ReasonResponseTooLarge || e.Operation != apigee.OpGetApp {
+		t.Fatalf("got %v; want ClassInvalid, ReasonResponseTooLarge from GetApp", err)
+	}
+	if !strings.Contains(e.Message, "16 MiB") || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("the message must name the limit and nothing of the answer: %q", err)
 	}
 }
