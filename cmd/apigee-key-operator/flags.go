@@ -42,6 +42,7 @@ type options struct {
 	namespacedAmbient bool
 	orgRequestsPerMin int
 	orgBurst          int
+	orgSeries         int
 	// recordsSecret: where the key that signs the operator's import
 	// intents is kept ("namespace/name" or "name").
 	recordsSecret string
@@ -71,6 +72,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.IntVar(&o.orgRequestsPerMin, "organization-requests-per-minute", 0, "Each organization's budget of Apigee management calls a minute, shared by every connection to it; 0: 4800 on X and Hybrid, 8000 on Edge. "+
 		"A ClusterApigeeConnection's rateLimit overrides it for its organization; an ApigeeConnection's rateLimit only caps that connection's calls.")
 	fs.IntVar(&o.orgBurst, "organization-burst", 20, "Calls an organization's budget lets go at once after a quiet period.")
+	fs.IntVar(&o.orgSeries, "organization-series", 100, `Organizations that get metric series of their own (organization names are tenants' to choose); calls to any further one are counted under organization="_other".`)
 	fs.StringVar(&o.recordsSecret, "records-secret", defaultRecordsSecret, "Secret (\"name\" in the operator's namespace, or \"namespace/name\") holding the key the operator signs its import-pending records with, created on first start; "+
 		"replicas share it, so records survive restarts and failovers. Only records signed with it steer a delete. Empty, or outside a cluster with no namespace: a key for this process only.")
 	fs.IntVar(&o.verbosity, "v", 0, "Log verbosity: 0 info, 1 debug, higher for more detail. Key and secret values are never logged.")
@@ -102,6 +104,9 @@ func (o options) validate() error {
 	}
 	if o.orgRequestsPerMin < 0 || o.orgRequestsPerMin > 100000 {
 		return fmt.Errorf("--organization-requests-per-minute must be between 0 and 100000, got %d", o.orgRequestsPerMin)
+	}
+	if o.orgSeries < 1 || o.orgSeries > 100000 {
+		return fmt.Errorf("--organization-series must be between 1 and 100000, got %d", o.orgSeries)
 	}
 	if o.orgBurst < 1 || o.orgBurst > 1000 {
 		return fmt.Errorf("--organization-burst must be between 1 and 1000, got %d", o.orgBurst)

@@ -73,6 +73,7 @@ func TestParseFlags(t *testing.T) {
 		{"negative lease", []string{"--leader-election-lease-duration=-1s"}, "must be positive"},
 		{"records Secret with a namespace", []string{"--records-secret=ops/records"}, ""},
 		{"records Secret path", []string{"--records-secret=a/b/c"}, `--records-secret must be "name" or "namespace/name"`},
+		{"no organization series", []string{"--organization-series=0"}, "--organization-series must be between 1 and 100000"},
 	}
 	for _, c := range cases {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)

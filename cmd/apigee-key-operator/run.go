@@ -33,7 +33,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if err := controller.Setup(ctx, mgr, controller.Options{ResyncInterval: o.resyncInterval, ExpiryWarningWindow: o.expiryWarning,
-		Tenancy: o.tenancy(), CallTimeout: o.callTimeout, RecordsSecret: o.records(), NamespaceConcurrency: o.namespaceConcurrency}); err != nil {
+		Tenancy: o.tenancy(), CallTimeout: o.callTimeout, RecordsSecret: o.records(), OrganizationSeries: o.orgSeries, NamespaceConcurrency: o.namespaceConcurrency}); err != nil {
 		return err
 	}
 	if o.records().Name == "" {

@@ -15,27 +15,28 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	// orgs are the organization label values in use: tenants name
-	// organizations, so at most MaxOrganizationSeries of them get series of
-	// their own, and the rest share OtherOrganizations.
-	mu   sync.Mutex
-	orgs map[string]bool
+	// organizations, so at most maxOrgs of them get series of their own,
+	// and the rest share OtherOrganizations.
+	mu      sync.Mutex
+	orgs    map[string]bool
+	maxOrgs int
 }
 
-// MaxOrganizationSeries bounds how many organizations get series of their
-// own; calls to any further organization are counted under
-// OtherOrganizations until one is forgotten.
-const MaxOrganizationSeries = 100
+// DefaultOrganizationSeries is how many organizations get series of their
+// own unless LimitOrganizations says otherwise; calls to any further
+// organization are counted under OtherOrganizations until one is
+// forgotten.
+const DefaultOrganizationSeries = 100
 
-// OtherOrganizations labels the calls of organizations beyond
-// MaxOrganizationSeries.
+// OtherOrganizations labels the calls of organizations beyond the limit.
 const OtherOrganizations = "_other"
 
 // OrganizationLabel returns the label value org's series use, taking one
-// of the MaxOrganizationSeries places if it has none yet.
+// of the limited places if it has none yet.
 func (m *Metrics) OrganizationLabel(org string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.orgs[org] || len(m.orgs) < MaxOrganizationSeries {
+	if m.orgs[org] || len(m.orgs) < m.maxOrgs {
 		m.orgs[org] = true
 		return org
 	}
@@ -55,11 +56,18 @@ func (m *Metrics) ForgetOrganization(org string) {
 	m.duration.DeletePartialMatch(prometheus.Labels{"organization": org})
 }
 
+// LimitOrganizations sets how many organizations get series of their own.
+func (m *Metrics) LimitOrganizations(n int) {
+	m.mu.Lock()
+	m.maxOrgs = n
+	m.mu.Unlock()
+}
+
 // NewMetrics creates the collectors and registers them with reg (nil: not
 // registered). Registering twice reuses the collectors already there.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		orgs: map[string]bool{},
+		orgs: map[string]bool{}, maxOrgs: DefaultOrganizationSeries,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apigee_key_operator_apigee_requests_total",
 			Help: "Apigee management API requests, by organization, operation and HTTP status (\"error\": no response).",

@@ -62,9 +62,10 @@ type orgGates struct {
 	// before that came for a change, and goes first.
 	resyncDue map[types.NamespacedName]time.Time
 	// waitingKeys, if set, exports how many keys wait in each lane, for
-	// the first apigee.MaxOrganizationSeries lanes (exported).
+	// the first maxSeries lanes (exported).
 	waitingKeys *prometheus.GaugeVec
 	exported    int
+	maxSeries   int
 }
 
 // orgLane is one organization's turns.
@@ -104,7 +105,7 @@ func newOrgGates(maxActive, maxPerNamespace int, now func() time.Time) *orgGates
 	return &orgGates{
 		maxActive: max(1, maxActive), maxPerNamespace: max(1, maxPerNamespace), now: now, wake: make(chan event.GenericEvent, 1024),
 		lanes: map[string]*orgLane{}, active: map[types.NamespacedName]*orgLane{}, invited: map[types.NamespacedName]*orgLane{},
-		held: map[string]int{}, resyncDue: map[types.NamespacedName]time.Time{},
+		held: map[string]int{}, resyncDue: map[types.NamespacedName]time.Time{}, maxSeries: apigee.DefaultOrganizationSeries,
 	}
 }
 
@@ -267,7 +268,7 @@ func (g *orgGates) lane(orgKey string, limiter *rate.Limiter, health *apigee.Hea
 	if !ok {
 		lane = &orgLane{key: orgKey, endpoint: endpoint, org: org, active: map[types.NamespacedName]bool{},
 			invited: map[types.NamespacedName]time.Time{}, waiting: map[types.NamespacedName]bool{}}
-		if g.waitingKeys != nil && g.exported < apigee.MaxOrganizationSeries {
+		if g.waitingKeys != nil && g.exported < g.maxSeries {
 			lane.waitingGauge = g.waitingKeys.WithLabelValues(endpoint, org)
 			g.exported++
 		}

@@ -116,6 +116,9 @@ func (p *connectionProber) setup(mgr ctrl.Manager, r reconcile.Reconciler, kind 
 func (p *connectionProber) reconcile(ctx context.Context, conn *connection) (ctrl.Result, error) {
 	before := conn.status.DeepCopy()
 	cond, after, retry := p.probe(ctx, conn)
+	if stillAuthenticated(conn, cond) {
+		cond = *meta.FindStatusCondition(conn.status.Conditions, apigeev1alpha1.ConditionReady)
+	}
 	cond.ObservedGeneration = conn.object.GetGeneration()
 	meta.SetStatusCondition(&conn.status.Conditions, cond)
 	if scoped, ok := scopedCondition(conn); ok {
@@ -139,6 +142,15 @@ func (p *connectionProber) reconcile(ctx context.Context, conn *connection) (ctr
 		return ctrl.Result{}, retry // transient: let the queue back off
 	}
 	return ctrl.Result{RequeueAfter: p.interval}, nil
+}
+
+// stillAuthenticated: a probe held back by a call budget (the
+// connection's own rateLimit, or Apigee's 429) proves nothing new, so a
+// connection that authenticated for this generation stays Ready: a
+// re-probe after a Secret event must not turn a working connection, and
+// its keys, RateLimited.
+func stillAuthenticated(conn *connection, probed metav1.Condition) bool {
+	return probed.Reason == apigeev1alpha1.ReasonRateLimited && conn.ready()
 }
 
 // probe returns the Ready condition and either when to try again (the

@@ -92,10 +92,10 @@ func TestOrganizationStateGoesWithItsLastConnection(t *testing.T) {
 }
 
 // TestOrganizationSeriesAreBounded: calls to more organizations than
-// apigee.MaxOrganizationSeries share one label value beyond it.
+// apigee.DefaultOrganizationSeries share one label value beyond it.
 func TestOrganizationSeriesAreBounded(t *testing.T) {
 	m := apigee.NewMetrics(prometheus.NewRegistry())
-	for i := range apigee.MaxOrganizationSeries {
+	for i := range apigee.DefaultOrganizationSeries {
 		if got := m.OrganizationLabel(fmt.Sprint("org-", i)); got != fmt.Sprint("org-", i) {
 			t.Fatalf("organization %d labelled %q", i, got)
 		}

@@ -50,6 +50,10 @@ type Options struct {
 	// start. Empty: a key for this process only, so intents written before
 	// a restart or by another replica are ignored (never trusted).
 	RecordsSecret types.NamespacedName
+	// OrganizationSeries is how many organizations get metric series of
+	// their own (tenants name organizations; the rest count as "_other");
+	// default apigee.DefaultOrganizationSeries.
+	OrganizationSeries int
 }
 
 // DefaultExpiryWarningWindow is how long before expiry a key is reported
@@ -66,7 +70,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err != nil {
 		return err
 	}
-	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apigee.NewMetrics(metrics.Registry), o.Tenancy)
+	apiMetrics := apigee.NewMetrics(metrics.Registry)
+	apiMetrics.LimitOrganizations(o.OrganizationSeries)
+	conns := NewConnections(mgr.GetClient(), mgr.GetAPIReader(), o.ClientFactory, apiMetrics, o.Tenancy)
 	conns.callTimeout = o.CallTimeout
 	halfTheWorkers := max(1, mgr.GetControllerOptions().MaxConcurrentReconciles/2)
 	if o.OrganizationConcurrency <= 0 {
@@ -76,6 +82,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		o.NamespaceConcurrency = halfTheWorkers
 	}
 	gates := newOrgGates(o.OrganizationConcurrency, o.NamespaceConcurrency, o.Now)
+	gates.maxSeries = o.OrganizationSeries
 	gates.waitingKeys = register(metrics.Registry, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "apigee_key_operator_keys_waiting",
 		Help: "DeveloperAppKeys waiting for a turn with their organization (its budget, its share of the workers, or its answer).",
@@ -123,6 +130,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.OrganizationSeries <= 0 {
+		o.OrganizationSeries = apigee.DefaultOrganizationSeries
 	}
 	if o.ExpiryWarningWindow <= 0 {
 		o.ExpiryWarningWindow = DefaultExpiryWarningWindow

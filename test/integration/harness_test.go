@@ -80,7 +80,10 @@ func testenvStart() (*testenv.Env, error) {
 	cached = mgr.GetCache()
 	if err := controller.Setup(context.Background(), mgr, controller.Options{ResyncInterval: time.Hour, SnapshotTTL: 200 * time.Millisecond, CallTimeout: 3 * time.Second,
 		Tenancy:       controller.Tenancy{FindAmbient: ambient.find},
-		RecordsSecret: types.NamespacedName{Namespace: "default", Name: "apigee-key-operator-records"}}); err != nil {
+		RecordsSecret: types.NamespacedName{Namespace: "default", Name: "apigee-key-operator-records"},
+		// Every test has an organization of its own: far more than the
+		// default number with series of their own.
+		OrganizationSeries: 100000}); err != nil {
 		return env, err
 	}
 	go func() {

@@ -3,6 +3,8 @@ package integration
 import (
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee/emulator"
 )
@@ -74,4 +76,33 @@ func TestTenantRateLimitHoldsNoWorker(t *testing.T) {
 			t.Errorf("A's key was imported past its connection's own limit")
 		}
 	})
+}
+
+// TestRateLimitedProbeKeepsConnectionReady: a connection capped at one call
+// a minute authenticated with its one call; its Secret changes (a watch
+// event that re-probes it) and the re-probe finds the budget spent. The
+// connection stays Ready (Authenticated): being out of budget proves
+// nothing about its credentials.
+func TestRateLimitedProbeKeepsConnectionReady(t *testing.T) {
+	a, _ := setup(t, emulator.X)
+	ns := namespace(t)
+	create(t, tokenSecret(ns, "apigee-token", token))
+	slow := connectionTo(ns, "slow", a, "apigee-token")
+	slow.Spec.RateLimit = &apigeev1alpha1.RateLimit{RequestsPerMinute: 1, Burst: 1}
+	create(t, slow)
+	waitConnectionReason(t, ns, "slow", apigeev1alpha1.ReasonAuthenticated)
+	probes := a.emu.Calls(emulator.OpGetOrganization)
+
+	reconciles := metricSum(t, "controller_runtime_reconcile_total", map[string]string{"controller": "apigeeconnection"})
+	touchSecret(t, ns, "apigee-token")
+	eventually(t, "the connection re-probed", func() (bool, string) {
+		n := metricSum(t, "controller_runtime_reconcile_total", map[string]string{"controller": "apigeeconnection"})
+		return n > reconciles, "no reconcile yet"
+	})
+	if got := waitConnectionReason(t, ns, "slow", apigeev1alpha1.ReasonAuthenticated); got.Status != metav1.ConditionTrue {
+		t.Errorf("a rate-limited re-probe turned the connection %s", got.Reason)
+	}
+	if n := a.emu.Calls(emulator.OpGetOrganization); n != probes {
+		t.Errorf("the re-probe went to Apigee (%d probes, want %d): the budget should have held it", n, probes)
+	}
 }
