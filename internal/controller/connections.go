@@ -96,11 +96,20 @@ func (c *connection) ready() bool {
 
 // notReadyReason is " (Reason)" of the connection's Ready condition, or "".
 func (c *connection) notReadyReason() string {
+	if r := c.notReadyBecause(); r != "" {
+		return " (" + r + ")"
+	}
+	return ""
+}
+
+// notReadyBecause is the reason of the connection's Ready condition when
+// it is not True, or "".
+func (c *connection) notReadyBecause() string {
 	cond := meta.FindStatusCondition(c.status.Conditions, apigeev1alpha1.ConditionReady)
 	if cond == nil || cond.Status == metav1.ConditionTrue {
 		return ""
 	}
-	return " (" + cond.Reason + ")"
+	return cond.Reason
 }
 
 // Connections resolves connections and keeps one Apigee client per

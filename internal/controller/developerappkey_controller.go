@@ -155,7 +155,7 @@ func (r *DeveloperAppKeyReconciler) sync(ctx context.Context, k *apigeev1alpha1.
 // and Synced says why nothing is checked; the organization's gate wakes it.
 func connectionNotReady(conn *connection) error {
 	msg := "connection " + conn.object.GetName() + " is not Ready" + conn.notReadyReason() + ": see its status"
-	if conn.notReadyReason() == " ("+apigeev1alpha1.ReasonUnreachable+")" {
+	if conn.notReadyBecause() == apigeev1alpha1.ReasonUnreachable {
 		return &conditionError{reason: apigeev1alpha1.ReasonConnectionNotReady, message: msg, wait: true}
 	}
 	return terminal(apigeev1alpha1.ReasonConnectionNotReady, msg)
