@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
@@ -25,31 +24,18 @@ import (
 // Ready condition goes from True to anything else.
 func readyDrops(t *testing.T, ns, name string) func() int {
 	t.Helper()
-	inf, err := cached.GetInformer(context.Background(), &apigeev1alpha1.DeveloperAppKey{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := func(o any) bool {
-		k, ok := o.(*apigeev1alpha1.DeveloperAppKey)
-		return ok && k.Namespace == ns && k.Name == name && meta.IsStatusConditionTrue(k.Status.Conditions, apigeev1alpha1.ConditionReady)
-	}
-	mine := func(o any) bool {
-		k, ok := o.(*apigeev1alpha1.DeveloperAppKey)
-		return ok && k.Namespace == ns && k.Name == name
-	}
 	var mu sync.Mutex
 	n := 0
-	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{UpdateFunc: func(old, o any) {
-		if mine(o) && ready(old) && !ready(o) {
+	ready := func(k *apigeev1alpha1.DeveloperAppKey) bool {
+		return k != nil && meta.IsStatusConditionTrue(k.Status.Conditions, apigeev1alpha1.ConditionReady)
+	}
+	watchKey(t, ns, name, func(old, k *apigeev1alpha1.DeveloperAppKey) {
+		if ready(old) && !ready(k) {
 			mu.Lock()
 			n++
 			mu.Unlock()
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = inf.RemoveEventHandler(reg) })
+	})
 	return func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -325,3 +326,36 @@ func sortedKeys(m map[string]int) []string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// watchKey calls seen, from the manager's informer, for every version of
+// the object it gets (old is nil when the object is added), until the test
+// ends: what a user watching the object sees.
+func watchKey(t *testing.T, ns, name string, seen func(old, k *apigeev1alpha1.DeveloperAppKey)) {
+	t.Helper()
+	inf, err := cached.GetInformer(context.Background(), &apigeev1alpha1.DeveloperAppKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := func(o any) *apigeev1alpha1.DeveloperAppKey {
+		if k, ok := o.(*apigeev1alpha1.DeveloperAppKey); ok && k.Namespace == ns && k.Name == name {
+			return k
+		}
+		return nil
+	}
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) {
+			if k := mine(o); k != nil {
+				seen(nil, k)
+			}
+		},
+		UpdateFunc: func(old, o any) {
+			if k := mine(o); k != nil {
+				seen(mine(old), k)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inf.RemoveEventHandler(reg) })
+}

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -11,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	toolscache "k8s.io/client-go/tools/cache"
 
 	apigeev1alpha1 "github.com/apigee-key-operator/apigee-key-operator/api/v1alpha1"
 	"github.com/apigee-key-operator/apigee-key-operator/internal/apigee"
@@ -151,40 +149,22 @@ func TestForgedIntentMakesNoCreatedKey(t *testing.T) {
 // its own object sees.
 func intentAppearances(t *testing.T, ns, name string) func() int {
 	t.Helper()
-	inf, err := cached.GetInformer(context.Background(), &apigeev1alpha1.DeveloperAppKey{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	n := 0
-	has := func(o any) bool {
-		k, ok := o.(*apigeev1alpha1.DeveloperAppKey)
-		if !ok || k.Namespace != ns || k.Name != name {
+	has := func(k *apigeev1alpha1.DeveloperAppKey) bool {
+		if k == nil {
 			return false
 		}
-		_, ok = k.Annotations[apigeev1alpha1.ImportPendingAnnotation]
+		_, ok := k.Annotations[apigeev1alpha1.ImportPendingAnnotation]
 		return ok
 	}
-	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: func(o any) {
-			if has(o) {
-				mu.Lock()
-				n++
-				mu.Unlock()
-			}
-		},
-		UpdateFunc: func(old, o any) {
-			if !has(old) && has(o) {
-				mu.Lock()
-				n++
-				mu.Unlock()
-			}
-		},
+	watchKey(t, ns, name, func(old, k *apigeev1alpha1.DeveloperAppKey) {
+		if !has(old) && has(k) {
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = inf.RemoveEventHandler(reg) })
 	return func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
 
@@ -347,28 +327,15 @@ func TestUnsignedIntentFromEarlierRelease(t *testing.T) {
 // value the object carries: what a tenant watching its own object sees.
 func captureIntents(t *testing.T, ns, name string) func() []string {
 	t.Helper()
-	inf, err := cached.GetInformer(context.Background(), &apigeev1alpha1.DeveloperAppKey{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var seen []string
-	rec := func(o any) {
-		k, ok := o.(*apigeev1alpha1.DeveloperAppKey)
-		if !ok || k.Namespace != ns || k.Name != name {
-			return
-		}
+	watchKey(t, ns, name, func(_, k *apigeev1alpha1.DeveloperAppKey) {
 		if v, ok := k.Annotations[apigeev1alpha1.ImportPendingAnnotation]; ok {
 			mu.Lock()
 			seen = append(seen, v)
 			mu.Unlock()
 		}
-	}
-	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: rec, UpdateFunc: func(_, o any) { rec(o) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = inf.RemoveEventHandler(reg) })
+	})
 	return func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
 }
 
